@@ -1,0 +1,222 @@
+"""The ``tallynet`` command: train, summary, walkthrough, gradcheck.
+
+Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+
+
+def _model(spec, **kwargs):
+    from .models import PRESETS, from_spec, preset
+
+    return preset(spec, **kwargs) if spec in PRESETS and not os.path.exists(spec) else from_spec(spec, **kwargs)
+
+
+def _spec_or_preset(spec):
+    from .models import PRESETS
+
+    return PRESETS[spec] if spec in PRESETS and not os.path.exists(spec) else spec
+
+
+# --- train ----------------------------------------------------------------------
+class _Metrics:
+    """One JSON line per finished epoch in ``metrics.jsonl``; a resumed run keeps the lines it continues from."""
+
+    def __init__(self, path, keep_epochs):
+        self.path = path
+        lines = []
+        if keep_epochs and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                lines = [l for l in f if l.strip() and json.loads(l)["epoch"] <= keep_epochs]
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+
+    def write(self, record):
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def cmd_train(args):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .data import load
+    from .plot import plot_training
+    from .solver import Solver, TrainingDiverged
+
+    console = Console(stderr=True)
+    model = _model(args.spec, seed=args.seed)
+    data_kwargs = {"seed": args.seed}
+    if args.data not in ("digits",):
+        data_kwargs["download"] = args.download
+    if args.num_train:
+        data_kwargs["num_train"] = args.num_train
+    data = load(args.data, **data_kwargs)
+    out = args.out or os.path.join("runs", model.name or "model")
+    os.makedirs(out, exist_ok=True)
+    ckpt = os.path.join(out, "checkpoint")
+    last = f"{ckpt}_last.npz"
+    if args.resume and not os.path.exists(last):
+        raise FileNotFoundError(f"--resume: no checkpoint {last!r} to resume from")
+    optim_config = {} if args.lr is None else {"learning_rate": args.lr}
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console,
+                        disable=not console.is_terminal and not args.progress)
+    started = time.perf_counter()
+
+    def on_iteration(solver, info):
+        progress.update(task, completed=info["iteration"], description=f"epoch {info['epoch']}/{info['num_epochs']}",
+                        status=f"loss {info['loss']:.4f}  val acc {solver.val_acc_history[-1] if solver.val_acc_history else float('nan'):.3f}")
+
+    def on_epoch_end(solver, info):
+        metrics.write({k: info[k] for k in ("epoch", "iteration", "loss", "train_acc", "val_acc", "lr")}
+                      | {"seconds": round(time.perf_counter() - started, 3)})
+        console.print(f"epoch {info['epoch']:3d}  loss {info['loss']:.4f}  train acc {info['train_acc']:.4f}  "
+                      f"val acc {info['val_acc']:.4f}  lr {info['lr']:.3g}")
+
+    solver = Solver(model, data, update_rule=args.optimizer, optim_config=optim_config, lr_decay=args.lr_decay,
+                    batch_size=args.batch or model.batch, num_epochs=args.epochs, num_train_samples=1000,
+                    checkpoint_name=ckpt, verbose=False, seed=args.seed,
+                    on_iteration=on_iteration, on_epoch_end=on_epoch_end,
+                    resume_from=last if args.resume else None)
+    metrics = _Metrics(os.path.join(out, "metrics.jsonl"), solver.epoch if args.resume else 0)
+    console.print(f"training {model.name or 'model'}: {sum(p.size for p in model.params.values()):,} parameters, "
+                  f"{data['X_train'].shape[0]} training samples, {args.optimizer}, "
+                  f"{solver.num_iterations} iterations; output in {out}/")
+    with progress:
+        task = progress.add_task("training", total=solver.num_iterations, completed=solver.iteration, status="")
+        try:
+            solver.train()
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted: checkpoint {last} saved; continue with --resume[/]")
+            return EXIT_INTERRUPTED
+        except TrainingDiverged as err:
+            console.print(f"[red]{err}[/]")
+            return EXIT_DIVERGED
+    seconds = time.perf_counter() - started
+    plot = plot_training(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                         os.path.join(out, "curves.png"), title=model.name)
+    test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
+    result = {"spec": args.spec, "data": args.data, "epochs": solver.epoch, "best_val_acc": solver.best_val_acc,
+              "test_acc": test_acc, "seconds": round(seconds, 2), "params": os.path.abspath(last)}
+    with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    console.print(f"[bold green]test accuracy {test_acc:.4f}[/] (best val {solver.best_val_acc:.4f}) "
+                  f"in {seconds:.1f} s; curves {plot}, metrics {out}/metrics.jsonl")
+    return 0
+
+
+# --- cost -------------------------------------------------------------------------
+def cmd_summary(args):
+    from .cost import summary
+
+    s = summary(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
+                optimizer=args.optimizer)
+    if args.format == "table":
+        from rich.console import Console
+
+        Console().print(s.to_table())
+    else:
+        sys.stdout.write({"markdown": s.to_markdown, "json": s.to_json, "csv": s.to_csv}[args.format]())
+        if args.format == "json":
+            sys.stdout.write("\n")
+    return 0
+
+
+def cmd_walkthrough(args):
+    from .cost.walkthrough import walkthrough
+
+    text = walkthrough(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- gradcheck ------------------------------------------------------------------------
+def cmd_gradcheck(args):
+    from .gradcheck import eval_numerical_gradient, rel_error
+
+    model = _model(args.spec, dtype=np.float64, seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    X = rng.standard_normal((args.batch,) + model.input_shape)
+    y = rng.integers(model.output_shape[-1], size=args.batch)
+    _, grads = model.loss(X, y)
+    worst = 0.0
+    for key, param in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param)
+        err = rel_error(numeric, grads[key])
+        worst = max(worst, err)
+        print(f"{key:>8} {str(param.shape):>18}  relative error {err:.2e}")
+    print(f"worst relative error {worst:.2e}: {'OK' if worst < 1e-6 else 'CHECK FAILED'}")
+    return 0 if worst < 1e-6 else 1
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a network on real data")
+    p.add_argument("spec", help="YAML spec file or preset name")
+    p.add_argument("--data", default="digits", help="digits | cifar10 | mnist | a directory holding one of them")
+    p.add_argument("--download", action="store_true", help="download cifar10 / mnist into the cache if missing")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: the spec's batch)")
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--lr-decay", type=float, default=1.0, help="learning rate factor per epoch")
+    p.add_argument("--num-train", type=int, default=None, help="use only this many training samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output directory (default runs/<name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint_last.npz")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_train)
+
+    conventions = ["exact", "walkthrough", "macs", "torch"]
+    p = sub.add_parser("summary", help="per-layer shapes, parameters, memory and FLOPs")
+    p.add_argument("spec")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--convention", default="exact", choices=conventions)
+    p.add_argument("--dtype", default=None, choices=["float16", "float32", "float64"])
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "rmsprop", "adam"])
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("walkthrough", help="write seed 001's hand-written walkthrough for any network")
+    p.add_argument("spec")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--convention", default="walkthrough", choices=conventions)
+    p.add_argument("--dtype", default=None, choices=["float16", "float32", "float64"])
+    p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
+    p.set_defaults(func=cmd_walkthrough)
+
+    p = sub.add_parser("gradcheck", help="check every parameter's gradient numerically (float64)")
+    p.add_argument("spec")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_gradcheck)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, OSError) as err:
+        print(f"tallynet {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

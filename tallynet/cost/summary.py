@@ -1,0 +1,242 @@
+"""``summary(model or spec)``: every layer's shapes, parameters, memory and FLOPs.
+
+Everything is computed from shapes alone, by asking the same layer objects the
+trainer runs. Bytes are element counts times the dtype's itemsize.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..counts import LayerFlops, Ops
+from ..models.sequential import layer_shapes
+from ..models.spec import DTYPES, build_layers
+from .conventions import get_convention
+
+#: optimizer state kept per trainable parameter, in parameter-sized arrays
+OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "rmsprop": 1, "adam": 2}
+
+#: how layer types are named in tables (seed 001: Conv1, BatchNorm1, ReLU1, MaxPool1, GAP, FC)
+DISPLAY = {"conv": "Conv", "batchnorm": "BatchNorm", "layernorm": "LayerNorm", "relu": "ReLU",
+           "sigmoid": "Sigmoid", "maxpool": "MaxPool", "avgpool": "AvgPool", "global_avgpool": "GAP",
+           "affine": "FC", "dropout": "Dropout", "flatten": "Flatten"}
+
+#: layer types grouped as in seed 001's breakdown by layer type
+GROUP = {"conv": "Convolution", "batchnorm": "Batch Normalization", "layernorm": "Layer Normalization",
+         "relu": "Activation (ReLU)", "sigmoid": "Activation (sigmoid)", "maxpool": "Pooling",
+         "avgpool": "Pooling", "global_avgpool": "Pooling", "affine": "Fully Connected",
+         "dropout": "Dropout", "flatten": "Reshape"}
+
+
+def _count(shape):
+    return int(np.prod(shape)) if shape else 0
+
+
+@dataclass
+class LayerCost:
+    """One layer's row of the summary. Shapes include the batch dimension."""
+
+    index: int
+    name: str
+    type: str
+    layer: object = field(repr=False)
+    input_shape: tuple
+    output_shape: tuple
+    params: int              # trainable parameters
+    state: int               # non-trainable values (running mean / var)
+    param_bytes: int
+    activation_bytes: int    # bytes of the output
+    cache_bytes: int         # extra bytes the forward pass keeps for backward
+    input_grad_bytes: int    # bytes of dL/dx
+    flops: LayerFlops
+
+    @property
+    def forward_flops(self):
+        return self.flops.forward.total
+
+    @property
+    def backward_flops(self):
+        return self.flops.backward.total
+
+    def as_dict(self):
+        return {
+            "name": self.name, "type": self.type,
+            "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+            "params": self.params, "state": self.state, "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes, "cache_bytes": self.cache_bytes,
+            "input_grad_bytes": self.input_grad_bytes,
+            "forward_flops": self.forward_flops, "backward_flops": self.backward_flops,
+            "backward_input_flops": self.flops.backward_input.total,
+            "backward_params_flops": self.flops.backward_params.total,
+            "flops_by_kind": {
+                "forward": self.flops.forward.as_dict(),
+                "backward_input": self.flops.backward_input.as_dict(),
+                "backward_params": self.flops.backward_params.as_dict(),
+            },
+        }
+
+
+def display_names(layers):
+    """Seed 001's layer names: the type's display name, numbered when the type repeats."""
+    kinds = [layer.kind for layer in layers]
+    seen = {}
+    names = []
+    for layer in layers:
+        base = DISPLAY.get(layer.kind, layer.kind)
+        seen[layer.kind] = seen.get(layer.kind, 0) + 1
+        numbered = f"{base}{seen[layer.kind]}" if kinds.count(layer.kind) > 1 else base
+        names.append(layer.name or numbered)
+    return names
+
+
+class Summary:
+    """The cost of one network at one batch size under one convention.
+
+    Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
+    ``convention``, ``dtype``, ``optimizer``, ``name``; ``totals()`` gives the sums.
+    Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
+    or ``to_html()``; in Jupyter it shows itself as an HTML table.
+    """
+
+    def __init__(self, layers, input_shape, batch, convention, dtype, optimizer, name=None):
+        self.name = name or "network"
+        self.batch = batch
+        self.convention = convention
+        self.dtype = np.dtype(dtype)
+        self.optimizer = optimizer
+        itemsize = self.dtype.itemsize
+        shapes = layer_shapes(layers, input_shape, batch)
+        self.input_shape = shapes[0]
+        self.layers = []
+        for i, (layer, name, in_shape, out_shape) in enumerate(zip(layers, display_names(layers), shapes, shapes[1:])):
+            params = sum(_count(s) for s in layer.param_shapes(in_shape).values())
+            self.layers.append(LayerCost(
+                index=i, name=name, type=layer.kind, layer=layer,
+                input_shape=in_shape, output_shape=out_shape,
+                params=params, state=sum(_count(s) for s in layer.state_shapes(in_shape).values()),
+                param_bytes=params * itemsize,
+                activation_bytes=_count(out_shape) * itemsize,
+                cache_bytes=layer.cache_bytes(in_shape, itemsize),
+                input_grad_bytes=_count(in_shape) * itemsize,
+                flops=convention.flops(layer, in_shape),
+            ))
+
+    @property
+    def input_bytes(self):
+        return _count(self.input_shape) * self.dtype.itemsize
+
+    def totals(self):
+        """Network totals: parameters, bytes, FLOPs, ratios. Activation bytes include the input."""
+        L = self.layers
+        params = sum(l.params for l in L)
+        param_bytes = sum(l.param_bytes for l in L)
+        activation_bytes = self.input_bytes + sum(l.activation_bytes for l in L)
+        gradient_bytes = param_bytes
+        optimizer_bytes = OPTIMIZER_STATE[self.optimizer] * param_bytes
+        cache_bytes = sum(l.cache_bytes for l in L)
+        # Backward holds every kept activation and cache, plus one layer's input gradient
+        # and the upstream gradient it came from at a time.
+        backward_transient = max((l.input_grad_bytes + l.activation_bytes for l in L), default=0)
+        forward = sum((l.flops.forward for l in L), Ops())
+        backward = sum((l.flops.backward for l in L), Ops())
+        return {
+            "params": params,
+            "trainable_params": params,
+            "non_trainable_params": sum(l.state for l in L),
+            "param_bytes": param_bytes,
+            "state_bytes": sum(l.state for l in L) * self.dtype.itemsize,
+            "activation_bytes": activation_bytes,
+            "input_grad_bytes": sum(l.input_grad_bytes for l in L),
+            "cache_bytes": cache_bytes,
+            "gradient_bytes": gradient_bytes,
+            "optimizer_state_bytes": optimizer_bytes,
+            "peak_bytes_estimate": (param_bytes + gradient_bytes + optimizer_bytes + activation_bytes
+                                    + cache_bytes + backward_transient),
+            "forward_flops": forward.total,
+            "backward_flops": backward.total,
+            "total_flops": forward.total + backward.total,
+            "backward_forward_ratio": backward.total / forward.total if forward.total else float("nan"),
+            "forward_flops_by_kind": forward.as_dict(),
+            "backward_flops_by_kind": backward.as_dict(),
+        }
+
+    def by_type(self):
+        """Forward and backward FLOPs per layer group, in network order of first appearance."""
+        groups = {}
+        for l in self.layers:
+            g = groups.setdefault(GROUP.get(l.type, l.type), {"forward_flops": 0, "backward_flops": 0, "params": 0})
+            g["forward_flops"] += l.forward_flops
+            g["backward_flops"] += l.backward_flops
+            g["params"] += l.params
+        return groups
+
+    def as_dict(self):
+        return {
+            "name": self.name, "convention": self.convention.name, "batch": self.batch,
+            "dtype": self.dtype.name, "optimizer": self.optimizer,
+            "input_shape": list(self.input_shape),
+            "layers": [l.as_dict() for l in self.layers],
+            "totals": self.totals(),
+            "by_type": self.by_type(),
+        }
+
+    # Renderers live in render.py; these delegate so a Summary is self-describing.
+    def to_json(self, indent=2):
+        from .render import to_json
+        return to_json(self, indent)
+
+    def to_csv(self):
+        from .render import to_csv
+        return to_csv(self)
+
+    def to_markdown(self):
+        from .render import to_markdown
+        return to_markdown(self)
+
+    def to_html(self):
+        from .render import to_html
+        return to_html(self)
+
+    def to_table(self):
+        from .render import to_rich_table
+        return to_rich_table(self)
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def _repr_markdown_(self):
+        return self.to_markdown()
+
+    def __str__(self):
+        return self.to_markdown()
+
+
+def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"):
+    """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
+
+    - batch: batch size (default: the model's or spec's ``batch``, else 32)
+    - convention: ``"exact"``, ``"walkthrough"``, ``"macs"``, ``"torch"`` or a Convention object
+    - dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (default: the model's); changes the bytes
+    - optimizer: ``"sgd"``, ``"momentum"``, ``"rmsprop"`` or ``"adam"``: sizes the optimizer state
+    """
+    from ..models.presets import PRESETS
+
+    if optimizer not in OPTIMIZER_STATE:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZER_STATE)}, got {optimizer!r}")
+    convention = get_convention(convention)
+    if isinstance(network, str) and network in PRESETS:
+        network = PRESETS[network]
+    if hasattr(network, "layers") and hasattr(network, "input_shape"):
+        layers, input_shape = network.layers, network.input_shape
+        default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)
+        name = getattr(network, "name", None) or type(network).__name__
+    else:
+        layers, input_shape, spec = build_layers(network)
+        default_dtype, default_batch, name = spec.get("dtype", "float32"), spec.get("batch", 32), spec.get("name")
+    dtype = np.dtype(dtype or default_dtype).name
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    batch = int(batch or default_batch)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name)

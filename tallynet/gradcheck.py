@@ -1,0 +1,76 @@
+"""Numerical gradients for checking backward passes, usable from a notebook.
+
+All use centered differences, (f(x + h) - f(x - h)) / 2h, whose error is O(h^2);
+run them in float64, where h = 1e-5 leaves about 1e-10 of rounding error.
+"""
+
+import numpy as np
+
+
+def rel_error(x, y):
+    """max |x - y| / max(1e-8, |x| + |y|), elementwise: the course's relative error."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
+    """Gradient of a scalar function ``f`` at ``x`` (modified in place, then restored).
+
+    Returns an array shaped like ``x``; with ``verbose`` prints each entry.
+    """
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        grad[ix] = (fxph - fxmh) / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Gradient of sum(f(x) * df) at ``x``: the vector-Jacobian product for upstream ``df``."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = np.array(f(x), copy=True)
+        x[ix] = old - h
+        neg = np.array(f(x), copy=True)
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=True):
+    """Compare ``analytic_grad`` with the numerical gradient at ``num_checks`` random entries.
+
+    Returns the largest relative error seen; with ``verbose`` prints each comparison.
+    """
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(num_checks):
+        ix = tuple(int(rng.integers(m)) for m in x.shape)
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        numeric = (fxph - fxmh) / (2 * h)
+        analytic = analytic_grad[ix]
+        err = rel_error(numeric, analytic)
+        worst = max(worst, err)
+        if verbose:
+            print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {err:e}")
+    return worst

@@ -1,0 +1,100 @@
+"""Affine (fully connected) layer: out = x.reshape(N, D) @ w + b."""
+
+import numpy as np
+
+from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
+from ._checks import check_float_array, check_int, check_shape
+from .base import Layer, he_or_scaled_normal
+
+
+def affine_forward(x, w, b):
+    """Forward pass of an affine layer.
+
+    - x: input of shape (N, d_1, ..., d_k), flattened to (N, D) with D = d_1 * ... * d_k
+    - w: weights of shape (D, M)
+    - b: biases of shape (M,)
+
+    Returns ``(out, cache)``: out of shape (N, M), out = x_flat @ w + b; cache = (x, w, b).
+    """
+    check_float_array("x", x, min_ndim=2)
+    check_float_array("w", w, ndim=2)
+    check_float_array("b", b, ndim=1)
+    D = int(np.prod(x.shape[1:]))
+    check_shape("w", w, (D, None))
+    check_shape("b", b, (w.shape[1],))
+    out = (x.reshape(x.shape[0], D) @ w + b).astype(x.dtype, copy=False)
+    return out, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """Backward pass of an affine layer.
+
+    - dout: upstream derivative of shape (N, M)
+    - cache: (x, w, b) from :func:`affine_forward`
+
+    Returns ``(dx, dw, db)`` of shapes x.shape, (D, M) and (M,):
+    dx = dout @ w.T, dw = x_flat.T @ dout, db = sum of dout over the batch.
+    """
+    x, w, b = cache
+    check_shape("dout", dout, (x.shape[0], w.shape[1]))
+    N, D = x.shape[0], w.shape[0]
+    dx = (dout @ w.T).reshape(x.shape).astype(x.dtype, copy=False)
+    dw = (x.reshape(N, D).T @ dout).astype(w.dtype, copy=False)
+    db = dout.sum(axis=0).astype(b.dtype, copy=False)
+    return dx, dw, db
+
+
+class Affine(Layer):
+    """Fully connected layer with ``units`` outputs; flattens its input."""
+
+    kind = "affine"
+    param_names = ("W", "b")
+
+    def __init__(self, units, name=None):
+        super().__init__(name)
+        self.units = check_int("units", units, 1)
+
+    def output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"affine: input must have a batch and a feature dimension, got shape {tuple(input_shape)}")
+        return (input_shape[0], self.units)
+
+    def param_shapes(self, input_shape):
+        D = int(np.prod(input_shape[1:]))
+        return {"W": (D, self.units), "b": (self.units,)}
+
+    def init_params(self, input_shape, rng, weight_scale, dtype):
+        shapes = self.param_shapes(input_shape)
+        D = shapes["W"][0]
+        return {
+            "W": he_or_scaled_normal(rng, shapes["W"], D, weight_scale, dtype),
+            "b": np.zeros(shapes["b"], dtype=dtype),
+        }
+
+    def forward(self, x, params, mode="train"):
+        return affine_forward(x, params["W"], params["b"])
+
+    def backward(self, dout, cache):
+        dx, dw, db = affine_backward(dout, cache)
+        return dx, {"W": dw, "b": db}
+
+    # cost: x (N, D) @ W (D, M) + b, then dout @ W.T, x.T @ dout and a sum over the batch
+    def exact_flops(self, input_shape):
+        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
+        return LayerFlops(
+            forward=matmul_ops(N, D, M) + Ops(add=N * M),
+            backward_input=matmul_ops(N, M, D),
+            backward_params=matmul_ops(D, N, M) + sum_ops(M, N),
+        )
+
+    def walkthrough_flops(self, input_shape):
+        # Seed 001: 2 * in per output forward; backward both products at 2 per MAC plus 1 per dout for db.
+        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
+        product = Ops(mul=N * D * M, add=N * D * M)
+        return LayerFlops(forward=product, backward_input=product, backward_params=product + Ops(add=N * M))
+
+    def macs(self, input_shape):
+        return input_shape[0] * int(np.prod(input_shape[1:])) * self.units
+
+    def config(self):
+        return {"units": self.units}

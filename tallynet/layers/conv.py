@@ -1,0 +1,195 @@
+"""2-D convolution (cross-correlation, as in every deep learning library).
+
+For x (N, C, H, W), filters w (F, C, kh, kw), biases b (F,), stride s and pad p::
+
+    out[n, f, y, z] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, s y + i, s z + j]
+
+where x_pad is x with p zeros on each side of H and W, and out has shape
+(N, F, H', W') with H' = floor((H + 2p - kh) / s) + 1, W' likewise. When the
+windows do not tile the padded input, the rows and columns past the last
+window are dropped, as in PyTorch: they do not affect out and get zero gradient.
+
+Two implementations: ``conv_*_naive`` loops over every output element (the
+readable reference), ``conv_*_fast`` uses im2col and one matrix product (see
+:mod:`tallynet.layers.im2col` for the column layout).
+"""
+
+from itertools import product
+
+import numpy as np
+
+from ._checks import check_float_array, check_int, check_shape
+from .base import Layer, he_or_scaled_normal
+from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
+
+
+def _check_conv_args(x, w, b, conv_param):
+    """Validate the forward arguments; returns ``(conv_param, H', W')`` with conv_param normalised."""
+    check_float_array("x", x, ndim=4)
+    check_float_array("w", w, ndim=4)
+    check_float_array("b", b, ndim=1)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"w has {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} channels (x.shape[1]); "
+            f"they must match"
+        )
+    check_shape("b", b, (w.shape[0],))
+    stride = window_param(conv_param, "conv_param", "stride", 1)
+    pad = window_param(conv_param, "conv_param", "pad", 0)
+    out_h, out_w = output_hw("x", x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
+    return {"stride": stride, "pad": pad}, out_h, out_w
+
+
+def _output_size(x_shape, w, conv_param):
+    """(H', W') of a convolution recorded in a cache."""
+    return output_hw("x", x_shape[2], x_shape[3], w.shape[2], w.shape[3], conv_param["stride"], conv_param["pad"])
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Reference forward pass of a convolution: one dot product per output element.
+
+    - x: input of shape (N, C, H, W)
+    - w: filters of shape (F, C, kh, kw)
+    - b: biases of shape (F,)
+    - conv_param: ``{'stride': int >= 1, 'pad': int >= 0}`` (symmetric zero padding)
+
+    Returns ``(out, cache)``: out of shape (N, F, H', W') (formula in the module
+    docstring), in x's dtype; cache = (x, w, b, conv_param).
+    """
+    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    xp = pad_hw(x, conv_param["pad"])
+    out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
+    for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
+        rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
+        out[n, f, p, q] = np.sum(xp[n, :, rows, cols] * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Reference backward pass of a convolution, one output element at a time.
+
+    - dout: upstream derivative of shape (N, F, H', W')
+    - cache: (x, w, b, conv_param) from :func:`conv_forward_naive`
+
+    Returns ``(dx, dw, db)`` of shapes (N, C, H, W), (F, C, kh, kw), (F,), in the
+    dtypes of x, w and b. Each output element out[n, f, p, q] adds
+    dout[n, f, p, q] * w[f] to dx under its window, dout[n, f, p, q] * (x_pad under
+    its window) to dw[f], and dout[n, f, p, q] to db[f].
+    """
+    x, w, b, conv_param = cache
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    out_h, out_w = _output_size(x.shape, w, conv_param)
+    check_shape("dout", dout, (N, F, out_h, out_w))
+    pad = conv_param["pad"]
+    xp = pad_hw(x, pad)
+    dxp, dw, db = np.zeros_like(xp), np.zeros_like(w), np.zeros_like(b)
+    for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
+        rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
+        g = dout[n, f, p, q]
+        dxp[n, :, rows, cols] += g * w[f]
+        dw[f] += g * xp[n, :, rows, cols]
+        db[f] += g
+    return dxp[:, :, pad:pad + H, pad:pad + W].copy(), dw, db
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Forward pass of a convolution as im2col followed by one matrix product.
+
+    Same arguments and output as :func:`conv_forward_naive`:
+    out = (w.reshape(F, K) @ cols + b) reshaped to (N, F, H', W'), where
+    cols = im2col(x) has shape (K, N H' W') with K = C kh kw.
+
+    Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
+    the columns are all that backward needs of x.
+    """
+    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
+    out = w.reshape(F, -1) @ cols  # (F, N H' W'): the one GEMM
+    out += b[:, None]
+    out = out.reshape(F, N, out_h, out_w).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out, dtype=x.dtype), (x.shape, w, b, conv_param, cols)
+
+
+def conv_backward_fast(dout, cache):
+    """Backward pass of :func:`conv_forward_fast`: two matrix products and col2im.
+
+    - dout: upstream derivative of shape (N, F, H', W')
+    - cache: (x_shape, w, b, conv_param, cols) from :func:`conv_forward_fast`
+
+    With dout_rows = dout as (F, N H' W') (columns in the order of cols):
+    dw = dout_rows @ cols.T, dcols = w.reshape(F, K).T @ dout_rows, dx = col2im(dcols),
+    db = sum of dout over N, H', W'. Returns ``(dx, dw, db)`` like
+    :func:`conv_backward_naive`.
+    """
+    x_shape, w, b, conv_param, cols = cache
+    F, _, kh, kw = w.shape
+    out_h, out_w = _output_size(x_shape, w, conv_param)
+    check_shape("dout", dout, (x_shape[0], F, out_h, out_w))
+    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dw = (dout_rows @ cols.T).reshape(w.shape).astype(w.dtype, copy=False)
+    dcols = (w.reshape(F, -1).T @ dout_rows).astype(cols.dtype, copy=False)
+    dx = col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"])
+    db = dout.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+    return dx, dw, db
+
+
+class Conv2d(Layer):
+    """Convolution with ``filters`` output channels and a ``kernel`` (int or (kh, kw)) window.
+
+    ``bias=False`` drops the bias (then the only parameter is ``W``), as in
+    networks followed by batchnorm or in counts that leave biases out.
+    """
+
+    kind = "conv"
+
+    def __init__(self, filters, kernel, stride=1, pad=0, bias=True, name=None):
+        super().__init__(name)
+        self.filters = check_int("filters", filters, 1)
+        self.kh, self.kw = kernel_pair("kernel", kernel)
+        self.stride = check_int("stride", stride, 1)
+        self.pad = check_int("pad", pad, 0)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        self.bias = bias
+        self.param_names = ("W", "b") if bias else ("W",)
+
+    @property
+    def conv_param(self):
+        return {"stride": self.stride, "pad": self.pad}
+
+    def output_shape(self, input_shape):
+        N, _, H, W = image_shape(self.kind, input_shape)
+        out_h, out_w = output_hw("input", H, W, self.kh, self.kw, self.stride, self.pad)
+        return (N, self.filters, out_h, out_w)
+
+    def param_shapes(self, input_shape):
+        C = image_shape(self.kind, input_shape)[1]
+        shapes = {"W": (self.filters, C, self.kh, self.kw), "b": (self.filters,)}
+        return {k: shapes[k] for k in self.param_names}
+
+    def init_params(self, input_shape, rng, weight_scale, dtype):
+        shapes = self.param_shapes(input_shape)
+        C = shapes["W"][1]
+        params = {"W": he_or_scaled_normal(rng, shapes["W"], C * self.kh * self.kw, weight_scale, dtype)}
+        if self.bias:
+            params["b"] = np.zeros(shapes["b"], dtype=dtype)
+        return params
+
+    def forward(self, x, params, mode="train"):
+        w = params["W"]
+        b = params["b"] if self.bias else np.zeros(self.filters, dtype=w.dtype)
+        return conv_forward_fast(x, w, b, self.conv_param)
+
+    def backward(self, dout, cache):
+        dx, dw, db = conv_backward_fast(dout, cache)
+        return dx, ({"W": dw, "b": db} if self.bias else {"W": dw})
+
+    def config(self):
+        config = {"filters": self.filters, "kernel": kernel_spec(self.kh, self.kw),
+                  "stride": self.stride, "pad": self.pad}
+        if not self.bias:
+            config["bias"] = False
+        return config

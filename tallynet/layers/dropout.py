@@ -1,0 +1,118 @@
+"""Inverted dropout: keep each value with probability p and scale it by 1 / p.
+
+Scaling at train time keeps the expected activation unchanged, so test time
+is the identity and needs no rescaling.
+"""
+
+import json
+
+import numpy as np
+
+from ._checks import check_choice, check_float_array, check_keep_probability, check_shape
+from .base import MODES, Layer
+
+
+def _generator(dropout_param):
+    """The generator to draw the mask from: seeded, given, or fresh.
+
+    A seed builds a new generator on every call, so the same seed gives the same
+    mask every time; the global ``np.random`` state is never read or changed.
+    """
+    seed = dropout_param.get("seed")
+    if seed is not None:
+        return np.random.default_rng(seed)
+    rng = dropout_param.get("rng")
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def dropout_forward(x, dropout_param):
+    """Forward pass of inverted dropout.
+
+    - x: input of any shape
+    - dropout_param: dict with
+      - p: the probability of KEEPING each value, in (0, 1]
+      - mode: ``'train'`` (drop) or ``'test'`` (identity)
+      - seed: optional; when given, the mask depends only on it (for gradient checks)
+      - rng: optional ``np.random.Generator`` to draw from when there is no seed;
+        without either a fresh generator is used
+
+    Train: u ~ Uniform[0, 1) of x's shape, mask = (u < p) / p in x's dtype,
+    out = x * mask. Test: out = x, mask = None. u is drawn in float64 whatever
+    x's dtype, so a seed gives the same mask in float32 and in float64.
+
+    Returns ``(out, cache)``: out of x's shape and dtype, cache = (dropout_param, mask).
+    """
+    check_float_array("x", x)
+    p = check_keep_probability("p", dropout_param.get("p"))
+    mode = check_choice("mode", dropout_param.get("mode"), MODES)
+    if mode == "test":
+        return x, (dropout_param, None)
+    u = _generator(dropout_param).random(x.shape)
+    mask = (u < p).astype(x.dtype) / p
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """Backward pass of inverted dropout.
+
+    - dout: upstream derivative, of x's shape
+    - cache: (dropout_param, mask) from :func:`dropout_forward`
+
+    dx = dout * mask in train mode, dx = dout in test mode. The mode is read from
+    the cached mask (None in test mode), not from dropout_param, so changing the
+    dict's mode between the two passes cannot mismatch them.
+    """
+    _, mask = cache
+    check_float_array("dout", dout)
+    if mask is None:
+        return dout
+    check_shape("dout", dout, mask.shape)
+    return (dout * mask).astype(mask.dtype, copy=False)
+
+
+class Dropout(Layer):
+    """Inverted dropout keeping each value with probability ``keep``.
+
+    The layer owns its generator, ``np.random.default_rng(seed)``, so a seeded
+    model draws the same sequence of masks on every run; :meth:`get_state`
+    returns the generator's state (as a JSON string in a 0-d array, so that
+    checkpoints hold arrays only) and a resumed run draws the masks the
+    interrupted one would have. With ``fixed=True`` every call uses the same
+    mask, drawn from ``seed``: seed 002's deterministic dropout, which a
+    numerical gradient check of a whole model needs. Test mode is the identity.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, keep=0.5, seed=None, fixed=False, name=None):
+        super().__init__(name)
+        self.keep = check_keep_probability("keep", keep)
+        if fixed and seed is None:
+            raise ValueError("fixed=True needs a seed: the fixed mask is the one drawn from it")
+        self.seed = seed
+        self.fixed = bool(fixed)
+        self.rng = np.random.default_rng(seed)
+
+    def reset_state(self, input_shape, dtype):
+        """Restart the mask sequence from the seed."""
+        self.rng = np.random.default_rng(self.seed)
+
+    def get_state(self):
+        return {"rng": np.array(json.dumps(self.rng.bit_generator.state))}
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = json.loads(str(state["rng"]))
+
+    def forward(self, x, params, mode="train"):
+        source = {"seed": self.seed} if self.fixed else {"rng": self.rng}
+        return dropout_forward(x, {"p": self.keep, "mode": mode, **source})
+
+    def backward(self, dout, cache):
+        return dropout_backward(dout, cache), {}
+
+    def config(self):
+        return {"keep": self.keep}

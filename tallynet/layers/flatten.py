@@ -1,0 +1,34 @@
+"""Flatten: (N, d_1, ..., d_k) -> (N, d_1 * ... * d_k). A view, so it costs nothing."""
+
+import numpy as np
+
+from ._checks import check_float_array, check_shape
+from .base import Layer
+
+
+def flatten_forward(x):
+    """out = x.reshape(N, D) with D = d_1 * ... * d_k. Returns ``(out, cache)``, cache = x.shape."""
+    check_float_array("x", x, min_ndim=2)
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dout, cache):
+    """dx = dout.reshape(x.shape)."""
+    shape = cache
+    check_shape("dout", dout, (shape[0], int(np.prod(shape[1:]))))
+    return dout.reshape(shape)
+
+
+class Flatten(Layer):
+    kind = "flatten"
+
+    def output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"flatten: input must have a batch dimension and features, got shape {tuple(input_shape)}")
+        return (input_shape[0], int(np.prod(input_shape[1:])))
+
+    def forward(self, x, params, mode="train"):
+        return flatten_forward(x)
+
+    def backward(self, dout, cache):
+        return flatten_backward(dout, cache), {}

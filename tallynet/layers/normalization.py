@@ -1,0 +1,424 @@
+"""Batch normalization and layer normalization, for (N, D) and (N, C, H, W) inputs.
+
+All four variants compute the same thing over different axes:
+
+    x_hat = (x - mean) / sqrt(var + eps),   out = gamma * x_hat + beta
+
+with ``mean`` and the biased ``var`` taken over the *statistics axes*, and
+``gamma``/``beta`` indexed by axis 1 (the feature D or the channel C):
+
+- batchnorm, x (N, D): statistics over axis 0; gamma, beta (D,)
+- spatial batchnorm, x (N, C, H, W): over axes (0, 2, 3); gamma, beta (C,)
+- layernorm, x (N, D): over axis 1; gamma, beta (D,)
+- spatial layernorm, x (N, C, H, W): over axes (1, 2, 3); gamma, beta (C,)
+  (GroupNorm with a single group)
+
+so one private pair, :func:`_normalize_forward` / :func:`_normalize_backward`,
+does the work for all of them. The spatial variants reduce over their axes in
+place with ``keepdims`` and broadcast gamma as a (1, C, 1, 1) view, instead of
+transposing to an (N*H*W, C) copy and back: the result is the same, and it
+saves two full copies of the activations per pass.
+
+Every kernel's cache is the same tuple, ``(x, mean, inv_std, x_hat, gamma, axes)``:
+
+- x: the input (a reference, not a copy)
+- mean: the mean used, shaped to broadcast against x (e.g. (1, D) or (1, C, 1, 1))
+- inv_std: 1 / sqrt(var + eps), same shape as mean
+- x_hat: the normalized input, shape of x
+- gamma: the scale, (D,) or (C,)
+- axes: the statistics axes, or ``None`` when the statistics were constants
+  (batchnorm in test mode, which uses the running averages)
+"""
+
+import math
+
+import numpy as np
+
+from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
+from .base import MODES, Layer
+
+
+# --- argument checks -----------------------------------------------------------
+def _check_real(name, value, low, high, low_open):
+    """Check that ``value`` is a real number in [low, high] (or (low, high] when ``low_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    below = value <= low if low_open else value < low
+    if below or value > high or math.isnan(value):
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return float(value)
+
+
+def _check_eps(eps):
+    return _check_real("eps", eps, 0.0, math.inf, low_open=True)
+
+
+def _check_scale_shift(gamma, beta, size):
+    """gamma and beta: float vectors of length ``size`` (the size of x's axis 1), same dtype."""
+    for name, v in (("gamma", gamma), ("beta", beta)):
+        check_float_array(name, v, ndim=1)
+        check_shape(name, v, (size,))
+    check_same_dtype("beta", beta, "gamma", gamma)
+
+
+def _check_rank(kind, shape):
+    """Normalization layers take (N, D) or (N, C, H, W)."""
+    if len(shape) not in (2, 4):
+        raise ValueError(
+            f"{kind}: input x must have shape (N, D) or (N, C, H, W), "
+            f"got shape {tuple(shape)} with {len(shape)} dimensions"
+        )
+
+
+# --- shared math ---------------------------------------------------------------
+def _per_channel(v, ndim):
+    """View a (C,) vector as (1, C) or (1, C, 1, 1) so that it broadcasts along axis 1."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _normalize_forward(x, gamma, beta, eps, axes, stats=None):
+    """out = gamma * (x - mean) / sqrt(var + eps) + beta, gamma and beta along axis 1.
+
+    - x: (N, D) or (N, C, H, W); gamma, beta: (x.shape[1],)
+    - axes: the axes mean and the biased variance are taken over
+    - stats: ``None`` to compute them from x, or a ``(mean, var)`` pair of
+      (x.shape[1],) vectors to use as constants instead (``axes`` is then unused)
+
+    Returns ``(out, cache, mean, var)``: out in x's dtype, the module's cache
+    tuple, and the statistics used, shaped to broadcast against x.
+    """
+    if stats is None:
+        mean = x.mean(axis=axes, keepdims=True)
+        xmu = x - mean
+        var = np.mean(xmu * xmu, axis=axes, keepdims=True)
+    else:
+        mean, var = (_per_channel(s, x.ndim) for s in stats)
+        xmu = x - mean
+        axes = None
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = xmu * inv_std
+    out = _per_channel(gamma, x.ndim) * x_hat + _per_channel(beta, x.ndim)
+    cache = (x, mean, inv_std, x_hat, gamma, axes)
+    return out.astype(x.dtype, copy=False), cache, mean, var
+
+
+def _scale_shift_grads(dout, cache):
+    """dgamma = sum(dout * x_hat), dbeta = sum(dout), over every axis but axis 1."""
+    x, _, _, x_hat, gamma, _ = cache
+    check_float_array("dout", dout)
+    check_shape("dout", dout, x.shape)
+    over = (0,) + tuple(range(2, x.ndim))
+    dgamma = np.sum(dout * x_hat, axis=over).astype(gamma.dtype, copy=False)
+    dbeta = np.sum(dout, axis=over).astype(gamma.dtype, copy=False)
+    return dgamma, dbeta
+
+
+def _normalize_backward(dout, cache):
+    """Closed-form backward of :func:`_normalize_forward`.
+
+    With g = dout * gamma and means over the statistics axes (M elements each),
+
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+
+    which is the course's (gamma / (M std)) (M dout - sum(dout) - x_hat sum(dout x_hat))
+    with gamma moved inside. When the statistics were constants (axes is None)
+    it reduces to dx = g * inv_std.
+
+    Returns ``(dx, dgamma, dbeta)`` with shapes x.shape, (C,), (C,).
+    """
+    x, _, inv_std, x_hat, gamma, axes = cache
+    dgamma, dbeta = _scale_shift_grads(dout, cache)
+    g = dout * _per_channel(gamma, x.ndim)
+    if axes is None:
+        dx = g * inv_std
+    else:
+        dx = inv_std * (
+            g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True)
+        )
+    return dx.astype(x.dtype, copy=False), dgamma, dbeta
+
+
+# --- batch normalization -------------------------------------------------------
+def _running_stat(name, value, size, dtype, fill):
+    """A running statistic from bn_param: ``fill`` when absent, else checked and cast to dtype."""
+    if value is None:
+        return np.full(size, fill, dtype=dtype)
+    check_float_array(name, value, ndim=1)
+    check_shape(name, value, (size,))
+    return value.astype(dtype, copy=False)
+
+
+def _batchnorm(x, gamma, beta, bn_param, axes):
+    """Shared body of :func:`batchnorm_forward` and :func:`spatial_batchnorm_forward`."""
+    mode = check_choice("mode", bn_param.get("mode"), MODES)
+    eps = _check_eps(bn_param.get("eps", 1e-5))
+    momentum = _check_real("momentum", bn_param.get("momentum", 0.9), 0.0, 1.0, low_open=False)
+    C = x.shape[1]
+    _check_scale_shift(gamma, beta, C)
+    # The variance starts at ONE, not zero: with a zero variance a test-mode
+    # pass before (or early in) training would divide by sqrt(eps) and scale
+    # activations up ~300x; with one it is the identity, as in PyTorch.
+    running_mean = _running_stat("running_mean", bn_param.get("running_mean"), C, x.dtype, 0.0)
+    running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 1.0)
+    if mode == "train":
+        out, cache, mean, var = _normalize_forward(x, gamma, beta, eps, axes)
+        running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(C)
+        running_var = momentum * running_var + (1 - momentum) * var.reshape(C)
+    else:
+        out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes, stats=(running_mean, running_var))
+    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var  # in x's dtype
+    return out, cache
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Forward pass of batch normalization over the batch.
+
+    - x: data of shape (N, D)
+    - gamma, beta: scale and shift of shape (D,)
+    - bn_param: dict with
+      - mode: ``'train'`` or ``'test'`` (required)
+      - eps: added to the variance, default 1e-5
+      - momentum: decay of the running averages, default 0.9
+      - running_mean, running_var: (D,) running averages; created as zeros and
+        ones when absent
+
+    Train: mean and biased variance of each feature over the batch,
+    out = gamma * (x - mean) / sqrt(var + eps) + beta, and
+    running = momentum * running + (1 - momentum) * batch statistic.
+    Test: the same formula with the running averages in place of the batch's.
+    The running averages are stored back into ``bn_param`` in x's dtype.
+
+    With N = 1 in train mode the variance is 0, so x_hat = 0 and out = beta;
+    the gradient with respect to x is then exactly 0 (and finite).
+
+    Returns ``(out, cache)``: out of shape (N, D) and the module's cache tuple.
+    """
+    check_float_array("x", x, ndim=2)
+    return _batchnorm(x, gamma, beta, bn_param, axes=(0,))
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of batch normalization, staged through the computation graph.
+
+    - dout: upstream derivative of the shape of x
+    - cache: from :func:`batchnorm_forward` (or any kernel of this module)
+
+    The forward graph, node by node (means over the statistics axes, M elements):
+    xmu = x - mean(x); sq = xmu^2; var = mean(sq); std = sqrt(var + eps);
+    ivar = 1 / std; x_hat = xmu * ivar; out = gamma * x_hat + beta. Each line
+    below is the chain rule through one of those nodes, last node first.
+    Same result as :func:`batchnorm_backward_alt`, which is faster.
+
+    Returns ``(dx, dgamma, dbeta)`` of shapes (N, D), (D,), (D,).
+    """
+    x, mean, inv_std, x_hat, gamma, axes = cache
+    if axes is None:  # test mode: mean and var were constants, no path through them
+        return _normalize_backward(dout, cache)
+    dgamma, dbeta = _scale_shift_grads(dout, cache)
+    M = x.size // mean.size
+    xmu = x - mean
+    dx_hat = dout * _per_channel(gamma, x.ndim)  # out = gamma * x_hat + beta
+    divar = np.sum(dx_hat * xmu, axis=axes, keepdims=True)  # x_hat = xmu * ivar
+    dxmu1 = dx_hat * inv_std
+    dstd = -divar * inv_std * inv_std  # ivar = 1 / std
+    dvar = 0.5 * dstd * inv_std  # std = sqrt(var + eps)
+    dsq = dvar / M  # var = mean(sq), spread evenly over the M entries
+    dxmu2 = 2 * xmu * dsq  # sq = xmu^2
+    dx1 = dxmu1 + dxmu2  # xmu = x - mean: the direct path...
+    dmean = -np.sum(dx1, axis=axes, keepdims=True)  # ...and the path through mean
+    dx = dx1 + dmean / M  # mean = mean(x)
+    return dx.astype(x.dtype, copy=False), dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Backward pass of batch normalization in simplified closed form.
+
+    Takes the same cache as :func:`batchnorm_backward` and returns the same
+    ``(dx, dgamma, dbeta)``, with
+
+        dx = (gamma / (N std)) * (N dout - sum(dout) - x_hat * sum(dout * x_hat))
+
+    sums over the batch, dgamma = sum(dout * x_hat), dbeta = sum(dout).
+    """
+    return _normalize_backward(dout, cache)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Forward pass of spatial batch normalization: one mean and variance per channel.
+
+    - x: data of shape (N, C, H, W)
+    - gamma, beta: scale and shift of shape (C,)
+    - bn_param: as for :func:`batchnorm_forward`, running averages of shape (C,)
+
+    Statistics of each channel run over N, H and W; otherwise identical to
+    :func:`batchnorm_forward`. Returns ``(out, cache)``, out of shape (N, C, H, W).
+    """
+    check_float_array("x", x, ndim=4)
+    return _batchnorm(x, gamma, beta, bn_param, axes=(0, 2, 3))
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of spatial batch normalization (closed form, sums over N, H, W).
+
+    - dout: (N, C, H, W); cache from :func:`spatial_batchnorm_forward`
+
+    Returns ``(dx, dgamma, dbeta)`` of shapes (N, C, H, W), (C,), (C,).
+    """
+    return _normalize_backward(dout, cache)
+
+
+# --- layer normalization -------------------------------------------------------
+def _layernorm(x, gamma, beta, ln_param):
+    """Shared body of the two layernorm kernels: statistics over every axis but the batch."""
+    ln_param = {} if ln_param is None else ln_param
+    eps = _check_eps(ln_param.get("eps", 1e-5))
+    _check_scale_shift(gamma, beta, x.shape[1])
+    out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes=tuple(range(1, x.ndim)))
+    return out, cache
+
+
+def layernorm_forward(x, gamma, beta, ln_param=None):
+    """Forward pass of layer normalization: each sample normalized over its D features.
+
+    - x: data of shape (N, D)
+    - gamma, beta: scale and shift of shape (D,)
+    - ln_param: dict with optional ``eps`` (default 1e-5)
+
+    out = gamma * (x - mean) / sqrt(var + eps) + beta, with the mean and biased
+    variance of each row. Train and test are the same; nothing is tracked.
+    Returns ``(out, cache)``, out of shape (N, D).
+    """
+    check_float_array("x", x, ndim=2)
+    return _layernorm(x, gamma, beta, ln_param)
+
+
+def layernorm_backward(dout, cache):
+    """Backward pass of layer normalization: the closed form, sums over each row.
+
+    - dout: (N, D); cache from :func:`layernorm_forward`
+
+    Returns ``(dx, dgamma, dbeta)`` of shapes (N, D), (D,), (D,).
+    """
+    return _normalize_backward(dout, cache)
+
+
+def spatial_layernorm_forward(x, gamma, beta, ln_param=None):
+    """Forward pass of layer normalization for images (GroupNorm with one group).
+
+    - x: data of shape (N, C, H, W)
+    - gamma, beta: per-channel scale and shift of shape (C,)
+    - ln_param: dict with optional ``eps`` (default 1e-5)
+
+    Each sample is normalized by the mean and biased variance of all its C*H*W
+    values, then channel c is scaled by gamma[c] and shifted by beta[c].
+    Returns ``(out, cache)``, out of shape (N, C, H, W).
+    """
+    check_float_array("x", x, ndim=4)
+    return _layernorm(x, gamma, beta, ln_param)
+
+
+def spatial_layernorm_backward(dout, cache):
+    """Backward pass of :func:`spatial_layernorm_forward` (sums over C, H, W per sample).
+
+    Returns ``(dx, dgamma, dbeta)`` of shapes (N, C, H, W), (C,), (C,).
+    """
+    return _normalize_backward(dout, cache)
+
+
+# --- layers --------------------------------------------------------------------
+class _ScaleShiftNorm(Layer):
+    """What batchnorm and layernorm layers share: rank check, gamma/beta, backward."""
+
+    param_names = ("gamma", "beta")
+
+    def __init__(self, eps=1e-5, name=None):
+        super().__init__(name)
+        self.eps = _check_eps(eps)
+
+    def output_shape(self, input_shape):
+        _check_rank(self.kind, input_shape)
+        return tuple(input_shape)
+
+    def param_shapes(self, input_shape):
+        C = self.output_shape(input_shape)[1]
+        return {"gamma": (C,), "beta": (C,)}
+
+    def init_params(self, input_shape, rng, weight_scale, dtype):
+        shapes = self.param_shapes(input_shape)
+        return {"gamma": np.ones(shapes["gamma"], dtype=dtype), "beta": np.zeros(shapes["beta"], dtype=dtype)}
+
+    def _check_input(self, x):
+        check_float_array("x", x)
+        _check_rank(self.kind, x.shape)
+
+    def backward(self, dout, cache):
+        dx, dgamma, dbeta = _normalize_backward(dout, cache)
+        return dx, {"gamma": dgamma, "beta": dbeta}
+
+
+class BatchNorm(_ScaleShiftNorm):
+    """Batch normalization of (N, D) features or, per channel, of (N, C, H, W) images.
+
+    Holds the running averages ``running_mean`` and ``running_var`` (shape (D,)
+    or (C,)): train mode updates them, test mode normalizes with them.
+    """
+
+    kind = "batchnorm"
+
+    def __init__(self, eps=1e-5, momentum=0.9, name=None):
+        super().__init__(eps, name)
+        self.momentum = _check_real("momentum", momentum, 0.0, 1.0, low_open=False)
+        self.running_mean = None
+        self.running_var = None
+
+    def state_shapes(self, input_shape):
+        C = self.output_shape(input_shape)[1]
+        return {"running_mean": (C,), "running_var": (C,)}
+
+    def reset_state(self, input_shape, dtype):
+        shapes = self.state_shapes(input_shape)
+        self.running_mean = np.zeros(shapes["running_mean"], dtype=dtype)
+        self.running_var = np.ones(shapes["running_var"], dtype=dtype)
+
+    def get_state(self):
+        if self.running_mean is None:
+            return {}
+        return {"running_mean": self.running_mean.copy(), "running_var": self.running_var.copy()}
+
+    def set_state(self, state):
+        mean, var = state["running_mean"], state["running_var"]
+        check_float_array("running_mean", mean, ndim=1)
+        check_float_array("running_var", var, ndim=1)
+        check_shape("running_var", var, mean.shape)
+        self.running_mean, self.running_var = mean.copy(), var.copy()
+
+    def forward(self, x, params, mode="train"):
+        self._check_input(x)
+        bn_param = {"mode": mode, "eps": self.eps, "momentum": self.momentum,
+                    "running_mean": self.running_mean, "running_var": self.running_var}
+        kernel = spatial_batchnorm_forward if x.ndim == 4 else batchnorm_forward
+        out, cache = kernel(x, params["gamma"], params["beta"], bn_param)
+        self.running_mean, self.running_var = bn_param["running_mean"], bn_param["running_var"]
+        return out, cache
+
+    def config(self):
+        return {"eps": self.eps, "momentum": self.momentum}
+
+
+class LayerNorm(_ScaleShiftNorm):
+    """Layer normalization of (N, D) features or of (N, C, H, W) images (one group).
+
+    Train and test mode are the same.
+    """
+
+    kind = "layernorm"
+
+    def forward(self, x, params, mode="train"):
+        self._check_input(x)
+        check_choice("mode", mode, MODES)
+        kernel = spatial_layernorm_forward if x.ndim == 4 else layernorm_forward
+        return kernel(x, params["gamma"], params["beta"], {"eps": self.eps})
+
+    def config(self):
+        return {"eps": self.eps}

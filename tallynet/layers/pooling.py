@@ -1,0 +1,249 @@
+"""Pooling: max pooling (naive and fast), average pooling, global average pooling.
+
+A pooling window of ``pool_height x pool_width`` slides over each channel of
+x (N, C, H, W) with step ``stride`` and no padding; the output has shape
+(N, C, H', W') with H' = floor((H - pool_height) / stride) + 1, W' likewise.
+As in PyTorch, rows and columns past the last full window are dropped: they do
+not affect the output and get zero gradient.
+
+Tie rule of max pooling (every implementation here): the gradient of a window
+goes to its FIRST maximal element in row-major order (smallest row, then
+smallest column), i.e. to ``np.argmax`` of the flattened window. It is neither
+split between tied elements nor copied to all of them, so a constant input
+sends each window's whole gradient to its top-left element.
+"""
+
+from itertools import product
+
+import numpy as np
+
+from ._checks import check_float_array, check_int, check_shape
+from .base import Layer
+from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
+
+
+def _check_pool_args(x, pool_param):
+    """Validate x and pool_param; returns ``(pool_param, H', W')`` with pool_param normalised."""
+    check_float_array("x", x, ndim=4)
+    pool_param = {key: window_param(pool_param, "pool_param", key, 1)
+                  for key in ("pool_height", "pool_width", "stride")}
+    return pool_param, *_output_size(x.shape, pool_param)
+
+
+def _output_size(x_shape, pool_param):
+    return output_hw("x", x_shape[2], x_shape[3], pool_param["pool_height"], pool_param["pool_width"],
+                     pool_param["stride"], 0)
+
+
+# --- max pooling, naive -------------------------------------------------------
+
+def max_pool_forward_naive(x, pool_param):
+    """Reference forward pass of max pooling, one output element at a time.
+
+    - x: input of shape (N, C, H, W)
+    - pool_param: ``{'pool_height': int >= 1, 'pool_width': int >= 1, 'stride': int >= 1}``
+
+    Returns ``(out, cache)``: out of shape (N, C, H', W'), in x's dtype, with
+    out[n, c, p, q] = max of x[n, c] over the window of (p, q); cache = (x, pool_param).
+    """
+    pool_param, out_h, out_w = _check_pool_args(x, pool_param)
+    N, C = x.shape[:2]
+    out = np.empty((N, C, out_h, out_w), dtype=x.dtype)
+    for n, c, p, q in product(range(N), range(C), range(out_h), range(out_w)):
+        rows, cols = window_at(p, q, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
+        out[n, c, p, q] = x[n, c, rows, cols].max()
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Reference backward pass of max pooling.
+
+    - dout: upstream derivative of shape (N, C, H', W')
+    - cache: (x, pool_param) from :func:`max_pool_forward_naive`
+
+    Returns dx of shape (N, C, H, W), in x's dtype: each dout[n, c, p, q] is added
+    to the first maximal element of its window (the module's tie rule).
+    """
+    x, pool_param = cache
+    N, C = x.shape[:2]
+    out_h, out_w = _output_size(x.shape, pool_param)
+    check_shape("dout", dout, (N, C, out_h, out_w))
+    dx = np.zeros_like(x)
+    for n, c, p, q in product(range(N), range(C), range(out_h), range(out_w)):
+        rows, cols = window_at(p, q, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
+        window = x[n, c, rows, cols]
+        i, j = np.unravel_index(np.argmax(window), window.shape)  # first maximum, row-major
+        dx[n, c, rows.start + i, cols.start + j] += dout[n, c, p, q]
+    return dx
+
+
+# --- windows as columns (fast max pooling and average pooling) ----------------------
+# Both paths lay the windows out as columns, (pool_height * pool_width,
+# N * C * H' * W'), with the window's elements in row-major order down each column
+# and the columns in (n, c, p, q) order; they differ only in how they get there.
+
+def _columns_method(x_shape, pool_param):
+    """``"reshape"`` for disjoint square windows that tile the input exactly, else ``"im2col"``."""
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    return "reshape" if ph == pw == s and x_shape[2] % ph == 0 and x_shape[3] % pw == 0 else "im2col"
+
+
+def _to_columns(x, pool_param, method):
+    """The pooling windows of x (N, C, H, W) as columns, (ph * pw, N * C * H' * W')."""
+    N, C, H, W = x.shape
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    if method == "reshape":
+        # (N, C, H', ph, W', pw) is a free view; one transpose copy brings the window axes first.
+        tiles = x.reshape(N, C, H // ph, ph, W // pw, pw)
+        return tiles.transpose(3, 5, 0, 1, 2, 4).reshape(ph * pw, -1)
+    # Each channel is pooled separately: treat it as a one-channel image.
+    return im2col(x.reshape(N * C, 1, H, W), ph, pw, pool_param["stride"], 0)
+
+
+def _from_columns(cols, x_shape, pool_param, method):
+    """Adjoint of :func:`_to_columns`: dx of ``x_shape`` from column gradients."""
+    N, C, H, W = x_shape
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    if method == "reshape":
+        tiles = cols.reshape(ph, pw, N, C, H // ph, W // pw)
+        return tiles.transpose(2, 3, 4, 0, 5, 1).reshape(x_shape)
+    return col2im(cols, (N * C, 1, H, W), ph, pw, pool_param["stride"], 0).reshape(x_shape)
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Vectorized forward pass of max pooling; same arguments and output as the naive one.
+
+    Uses the reshape path when pool_height == pool_width == stride and the windows
+    tile x exactly, the im2col path otherwise. out = cols[argmax, column], where
+    argmax picks each column's first maximum (the module's tie rule).
+
+    Returns ``(out, cache)`` with cache = (method, x.shape, x.dtype, pool_param,
+    argmax): the index, within its window, of each output's maximum, shape
+    (N C H' W',). Backward needs nothing else.
+    """
+    pool_param, out_h, out_w = _check_pool_args(x, pool_param)
+    method = _columns_method(x.shape, pool_param)
+    cols = _to_columns(x, pool_param, method)
+    argmax = cols.argmax(axis=0)
+    out = cols[argmax, np.arange(cols.shape[1])].reshape(x.shape[0], x.shape[1], out_h, out_w)
+    return out, (method, x.shape, x.dtype, pool_param, argmax)
+
+
+def max_pool_backward_fast(dout, cache):
+    """Backward pass of :func:`max_pool_forward_fast`: scatter dout to each window's argmax.
+
+    - dout: upstream derivative of shape (N, C, H', W')
+    Returns dx of shape (N, C, H, W), in x's dtype.
+    """
+    method, x_shape, dtype, pool_param, argmax = cache
+    check_shape("dout", dout, (x_shape[0], x_shape[1], *_output_size(x_shape, pool_param)))
+    dcols = np.zeros((pool_param["pool_height"] * pool_param["pool_width"], argmax.size), dtype=dtype)
+    dcols[argmax, np.arange(argmax.size)] = dout.reshape(-1)
+    return _from_columns(dcols, x_shape, pool_param, method)
+
+
+# --- average pooling ----------------------------------------------------------------
+
+def avg_pool_forward(x, pool_param):
+    """Forward pass of average pooling (no padding).
+
+    - x: input of shape (N, C, H, W); pool_param as for max pooling
+
+    Returns ``(out, cache)``: out of shape (N, C, H', W'), in x's dtype, with
+    out[n, c, p, q] = mean of x[n, c] over the window of (p, q);
+    cache = (method, x.shape, x.dtype, pool_param), method as in max pooling.
+    """
+    pool_param, out_h, out_w = _check_pool_args(x, pool_param)
+    method = _columns_method(x.shape, pool_param)
+    out = _to_columns(x, pool_param, method).mean(axis=0)
+    return out.reshape(x.shape[0], x.shape[1], out_h, out_w), (method, x.shape, x.dtype, pool_param)
+
+
+def avg_pool_backward(dout, cache):
+    """Backward pass of average pooling.
+
+    - dout: upstream derivative of shape (N, C, H', W')
+    Returns dx of shape (N, C, H, W), in x's dtype: every element of a window
+    receives dout / (pool_height * pool_width), summed over the windows that cover it.
+    """
+    method, x_shape, dtype, pool_param = cache
+    check_shape("dout", dout, (x_shape[0], x_shape[1], *_output_size(x_shape, pool_param)))
+    size = pool_param["pool_height"] * pool_param["pool_width"]
+    share = (dout.reshape(1, -1) / size).astype(dtype, copy=False)
+    return _from_columns(np.repeat(share, size, axis=0), x_shape, pool_param, method)
+
+
+def global_avg_pool_forward(x):
+    """Global average pooling: (N, C, H, W) -> (N, C), out[n, c] = mean of x[n, c] over H and W.
+
+    Returns ``(out, cache)`` in x's dtype; cache = (x.shape, x.dtype).
+    """
+    check_float_array("x", x, ndim=4)
+    return x.mean(axis=(2, 3)), (x.shape, x.dtype)
+
+
+def global_avg_pool_backward(dout, cache):
+    """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W)."""
+    x_shape, dtype = cache
+    check_shape("dout", dout, x_shape[:2])
+    share = dout / (x_shape[2] * x_shape[3])
+    return np.broadcast_to(share[:, :, None, None], x_shape).astype(dtype)
+
+
+# --- layers -----------------------------------------------------------------------
+
+class _Pool2d(Layer):
+    """A ``kernel`` (int or (kh, kw)) window pooling with step ``stride`` (default: the kernel)."""
+
+    def __init__(self, kernel, stride=None, name=None):
+        super().__init__(name)
+        self.kh, self.kw = kernel_pair("kernel", kernel)
+        if stride is None:
+            if self.kh != self.kw:
+                raise ValueError(f"stride must be given when the kernel is not square, got kernel {kernel!r}")
+            stride = self.kh
+        self.stride = check_int("stride", stride, 1)
+
+    @property
+    def pool_param(self):
+        return {"pool_height": self.kh, "pool_width": self.kw, "stride": self.stride}
+
+    def output_shape(self, input_shape):
+        N, C, H, W = image_shape(self.kind, input_shape)
+        return (N, C, *output_hw("input", H, W, self.kh, self.kw, self.stride, 0))
+
+    def forward(self, x, params, mode="train"):
+        return self._forward(x, self.pool_param)
+
+    def backward(self, dout, cache):
+        return self._backward(dout, cache), {}
+
+    def config(self):
+        return {"kernel": kernel_spec(self.kh, self.kw), "stride": self.stride}
+
+
+class MaxPool2d(_Pool2d):
+    kind = "maxpool"
+    _forward = staticmethod(max_pool_forward_fast)
+    _backward = staticmethod(max_pool_backward_fast)
+
+
+class AvgPool2d(_Pool2d):
+    kind = "avgpool"
+    _forward = staticmethod(avg_pool_forward)
+    _backward = staticmethod(avg_pool_backward)
+
+
+class GlobalAvgPool(Layer):
+    """Mean over H and W: (N, C, H, W) -> (N, C)."""
+
+    kind = "global_avgpool"
+
+    def output_shape(self, input_shape):
+        return image_shape(self.kind, input_shape)[:2]
+
+    def forward(self, x, params, mode="train"):
+        return global_avg_pool_forward(x)
+
+    def backward(self, dout, cache):
+        return global_avg_pool_backward(dout, cache), {}

@@ -1,0 +1,69 @@
+"""Named specs of well-known networks. ``preset(name)`` builds one; ``PRESETS[name]`` is its spec.
+
+The YAML files in ``examples/`` hold the same specs for people to copy; a test
+keeps them equal.
+"""
+
+import copy
+
+from .spec import from_spec
+
+
+def _conv_block(filters):
+    return [{"conv": {"filters": filters, "kernel": 3, "stride": 1, "pad": 1}},
+            "batchnorm", "relu", {"maxpool": {"kernel": 2, "stride": 2}}]
+
+
+def _vgg_stage(filters, convs):
+    return [item for _ in range(convs) for item in ({"conv": {"filters": filters, "kernel": 3, "pad": 1}}, "relu")] + [
+        {"maxpool": {"kernel": 2, "stride": 2}}]
+
+
+PRESETS = {
+    # Seed 001: three conv-batchnorm-relu-maxpool blocks, global average pooling, one affine layer.
+    "seed-cnn": {
+        "name": "seed-cnn",
+        "description": "Seed 001's 3-block CNN for 32x32 RGB images",
+        "input": [3, 32, 32],
+        "batch": 32,
+        "layers": _conv_block(32) + _conv_block(64) + _conv_block(128) + ["global_avgpool", {"affine": {"units": 10}}],
+        "loss": "softmax",
+    },
+    # Seed 003, Q1: a 4x4 convolution (no bias, as the homework counts it), ReLU and a 3x3 max pool.
+    "homework3-q1": {
+        "name": "homework3-q1",
+        "description": "Seed 003's Q1 network: 14x14x30 input, 12 filters 4x4 pad 1 stride 2, ReLU, 3x3 max pool stride 2",
+        "input": [30, 14, 14],
+        "batch": 1,
+        "layers": [{"conv": {"filters": 12, "kernel": 4, "stride": 2, "pad": 1, "bias": False}}, "relu",
+                   {"maxpool": {"kernel": 3, "stride": 2}}, {"affine": {"units": 10}}],
+        "loss": "softmax",
+    },
+    "lenet5": {
+        "name": "lenet5",
+        "description": "LeNet-5 on 32x32 grey images (ReLU and max pooling)",
+        "input": [1, 32, 32],
+        "batch": 1,
+        "layers": [{"conv": {"filters": 6, "kernel": 5}}, "relu", {"maxpool": {"kernel": 2, "stride": 2}},
+                   {"conv": {"filters": 16, "kernel": 5}}, "relu", {"maxpool": {"kernel": 2, "stride": 2}},
+                   {"affine": {"units": 120}}, "relu", {"affine": {"units": 84}}, "relu", {"affine": {"units": 10}}],
+        "loss": "softmax",
+    },
+    "vgg16": {
+        "name": "vgg16",
+        "description": "VGG-16 (configuration D) on 224x224 RGB images, 1000 classes",
+        "input": [3, 224, 224],
+        "batch": 1,
+        "layers": _vgg_stage(64, 2) + _vgg_stage(128, 2) + _vgg_stage(256, 3) + _vgg_stage(512, 3) + _vgg_stage(512, 3)
+        + [{"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}},
+           {"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}}, {"affine": {"units": 1000}}],
+        "loss": "softmax",
+    },
+}
+
+
+def preset(name, **kwargs):
+    """Build the preset network ``name`` (``dtype=`` and ``seed=`` pass to :func:`from_spec`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(sorted(PRESETS))}")
+    return from_spec(copy.deepcopy(PRESETS[name]), **kwargs)

@@ -1,0 +1,175 @@
+"""Network specs: a plain dict (or a YAML file holding one) that describes a model.
+
+A spec is either a list of layers::
+
+    name: seed-cnn
+    input: [3, 32, 32]        # one sample: channels, height, width (or [features])
+    batch: 32                 # default batch for cost summaries
+    layers:
+      - conv: {filters: 32, kernel: 3, stride: 1, pad: 1}
+      - batchnorm
+      - relu
+      - maxpool: {kernel: 2, stride: 2}
+      - global_avgpool
+      - affine: {units: 10}
+    loss: softmax             # softmax | svm | mse
+
+or the course's fully connected net::
+
+    model: FullyConnectedNet
+    input: [1, 8, 8]
+    hidden_dims: [256, 128]
+    normalization: batchnorm
+    dropout_keep_ratio: 0.9
+
+A layer entry is a bare type name (``relu``) or a one-key mapping from the type
+name to its fields (``conv: {filters: 32, kernel: 3}``). The fields of a layer
+type are the arguments of its class (``name`` included), so the spec format
+cannot drift from the layers. Optional model keys: ``reg``, ``weight_scale``,
+``dtype``, ``seed``, ``description``.
+"""
+
+import inspect
+import os
+
+import numpy as np
+
+from ..layers import LAYER_TYPES
+from .fcnet import fcnet_layers
+from .sequential import Sequential, layer_shapes
+
+
+class SpecError(ValueError):
+    """A spec that cannot be built; the message names the layer index, type and field."""
+
+
+COMMON_KEYS = {"name", "input", "batch", "loss", "reg", "weight_scale", "dtype", "seed", "description"}
+SEQUENTIAL_KEYS = COMMON_KEYS | {"layers"}
+FCNET_KEYS = COMMON_KEYS | {"model", "hidden_dims", "num_classes", "normalization", "dropout_keep_ratio"}
+DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
+def load_spec(path):
+    """Read a YAML spec file into a dict; a parse error names the file and the line."""
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("reading YAML specs needs PyYAML: pip install 'tallynet[cli]'") from None
+    if not os.path.isfile(path):
+        raise SpecError(f"spec file {path!r} does not exist")
+    with open(path, encoding="utf-8") as f:
+        try:
+            spec = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or str(err)
+            raise SpecError(f"spec file {path!r} is not valid YAML{where}: {problem}") from None
+    if not isinstance(spec, dict):
+        raise SpecError(f"spec file {path!r} must hold a mapping with 'input' and 'layers', got {type(spec).__name__}")
+    spec.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    return spec
+
+
+def parse_layer(index, entry):
+    """Build one layer object from a spec entry; errors name the index, type and field."""
+    if isinstance(entry, str):
+        kind, fields = entry, {}
+    elif isinstance(entry, dict) and len(entry) == 1:
+        (kind, fields), = entry.items()
+        fields = {} if fields is None else fields
+    else:
+        raise SpecError(f"layer {index}: expected a layer type name or a one-key mapping "
+                        f"like {{conv: {{filters: 32, kernel: 3}}}}, got {entry!r}")
+    if kind not in LAYER_TYPES:
+        raise SpecError(f"layer {index}: unknown layer type {kind!r}; expected one of {', '.join(sorted(LAYER_TYPES))}")
+    if not isinstance(fields, dict):
+        raise SpecError(f"layer {index} ({kind}): fields must be a mapping, got {fields!r}")
+    cls = LAYER_TYPES[kind]
+    signature = inspect.signature(cls.__init__)
+    allowed = [p for p in signature.parameters if p != "self"]
+    for field in fields:
+        if field not in allowed:
+            raise SpecError(f"layer {index} ({kind}): unknown field {field!r}; expected one of {', '.join(allowed)}")
+    for p in signature.parameters.values():
+        if p.name != "self" and p.default is inspect.Parameter.empty and p.name not in fields:
+            raise SpecError(f"layer {index} ({kind}): missing required field {p.name!r}")
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"layer {index} ({kind}): {err}") from None
+
+
+def _input_shape(spec):
+    shape = spec.get("input")
+    if shape is None:
+        raise SpecError("spec: missing required field 'input' (the shape of one sample, e.g. [3, 32, 32])")
+    if isinstance(shape, int):
+        shape = [shape]
+    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise SpecError(f"spec: field 'input' must be a list of positive integers, got {shape!r}")
+    return tuple(shape)
+
+
+def _read(spec):
+    if isinstance(spec, (str, os.PathLike)):
+        spec = load_spec(os.fspath(spec))
+    if not isinstance(spec, dict):
+        raise SpecError(f"spec must be a dict or a path to a YAML file, got {type(spec).__name__}")
+    is_fcnet = spec.get("model") == "FullyConnectedNet"
+    if "model" in spec and not is_fcnet:
+        raise SpecError(f"spec: field 'model' must be 'FullyConnectedNet' (or absent for a layer list), got {spec['model']!r}")
+    allowed = FCNET_KEYS if is_fcnet else SEQUENTIAL_KEYS
+    for key in spec:
+        if key not in allowed:
+            raise SpecError(f"spec: unknown field {key!r}; expected one of {', '.join(sorted(allowed))}")
+    return spec, is_fcnet
+
+
+def build_layers(spec, seed=None):
+    """The layer objects and one sample's input shape of a spec, with no parameter allocated.
+
+    This is what the cost model walks for a spec: a 138M-parameter VGG-16 costs
+    nothing to describe. Returns ``(layers, input_shape, spec_dict)``.
+    """
+    spec, is_fcnet = _read(spec)
+    shape = _input_shape(spec)
+    seed = spec.get("seed") if seed is None else seed
+    try:
+        if is_fcnet:
+            layers = fcnet_layers(spec.get("hidden_dims", []), spec.get("num_classes", 10),
+                                  spec.get("dropout_keep_ratio", 1), spec.get("normalization"), seed)
+        else:
+            entries = spec.get("layers")
+            if not isinstance(entries, list) or not entries:
+                raise SpecError("spec: field 'layers' must be a non-empty list of layers")
+            layers = [parse_layer(i, entry) for i, entry in enumerate(entries)]
+        layer_shapes(layers, shape)
+    except SpecError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"spec {spec.get('name', '')!r}: {err}") from None
+    return layers, shape, spec
+
+
+def from_spec(spec, dtype=None, seed=None):
+    """Build a model from a spec dict or the path of a YAML spec file.
+
+    ``dtype`` and ``seed`` override the spec's own. The model remembers its spec
+    (``model.spec``) and the spec's default batch (``model.batch``).
+    """
+    layers, shape, spec = build_layers(spec, seed)
+    dtype_name = spec.get("dtype", "float32") if dtype is None else np.dtype(dtype).name
+    if dtype_name not in DTYPES:
+        raise SpecError(f"spec: field 'dtype' must be one of {', '.join(DTYPES)}, got {dtype_name!r}")
+    is_fcnet = spec.get("model") == "FullyConnectedNet"
+    try:
+        model = Sequential(layers, shape, loss=spec.get("loss", "softmax"), reg=spec.get("reg", 0.0),
+                           weight_scale=spec.get("weight_scale", 1e-2 if is_fcnet else "he"),
+                           dtype=DTYPES[dtype_name], seed=spec.get("seed") if seed is None else seed)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"spec {spec.get('name', '')!r}: {err}") from None
+    model.name = spec.get("name")
+    model.spec = spec
+    model.batch = int(spec.get("batch", 32))
+    return model
