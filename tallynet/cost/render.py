@@ -100,9 +100,18 @@ def memory_rows(s):
     ]
 
 
-def to_markdown(s):
+def pass_rows(s):
+    """Seed 001's computational cost table: forward, backward and their total, with percentages."""
     t = s.totals()
     total = t["total_flops"] or 1
+    return [
+        ["Forward", fmt_flops(t["forward_flops"]), f"{100 * t['forward_flops'] / total:.1f}%"],
+        ["Backward", fmt_flops(t["backward_flops"]), f"{100 * t['backward_flops'] / total:.1f}%"],
+        ["**Total per iteration**", f"**{fmt_flops(t['total_flops'])}**", "**100%**"],
+    ]
+
+
+def to_markdown(s):
     parts = [
         _header(s),
         "## Forward Pass Summary",
@@ -111,11 +120,7 @@ def to_markdown(s):
         _md_table(["Layer", "Gradient Shape", "Memory", "Param Grad Memory", "FLOPs"], backward_rows(s)),
         "## Total Network Statistics",
         _md_table(["Component", "Count", "Memory (Bytes)"], memory_rows(s)),
-        _md_table(["Pass", "FLOPs", "Percentage"], [
-            ["Forward", fmt_flops(t["forward_flops"]), f"{100 * t['forward_flops'] / total:.1f}%"],
-            ["Backward", fmt_flops(t["backward_flops"]), f"{100 * t['backward_flops'] / total:.1f}%"],
-            ["**Total per iteration**", f"**{fmt_flops(t['total_flops'])}**", "**100%**"],
-        ]),
+        _md_table(["Pass", "FLOPs", "Percentage"], pass_rows(s)),
         "### Computational Breakdown by Layer Type",
         _md_table(["Layer Type", "Forward FLOPs", "% of Total Forward"], type_rows(s)),
     ]

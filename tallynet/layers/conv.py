@@ -12,12 +12,17 @@ window are dropped, as in PyTorch: they do not affect out and get zero gradient.
 Two implementations: ``conv_*_naive`` loops over every output element (the
 readable reference), ``conv_*_fast`` uses im2col and one matrix product (see
 :mod:`tallynet.layers.im2col` for the column layout).
+
+Every kernel takes ``b=None`` for a convolution without bias: the bias add is
+then not executed at all (so the ``exact`` count has no bias additions) and
+the backward pass returns ``db = None``.
 """
 
 from itertools import product
 
 import numpy as np
 
+from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
 from .base import Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
@@ -27,13 +32,14 @@ def _check_conv_args(x, w, b, conv_param):
     """Validate the forward arguments; returns ``(conv_param, H', W')`` with conv_param normalised."""
     check_float_array("x", x, ndim=4)
     check_float_array("w", w, ndim=4)
-    check_float_array("b", b, ndim=1)
     if w.shape[1] != x.shape[1]:
         raise ValueError(
             f"w has {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} channels (x.shape[1]); "
             f"they must match"
         )
-    check_shape("b", b, (w.shape[0],))
+    if b is not None:
+        check_float_array("b", b, ndim=1)
+        check_shape("b", b, (w.shape[0],))
     stride = window_param(conv_param, "conv_param", "stride", 1)
     pad = window_param(conv_param, "conv_param", "pad", 0)
     out_h, out_w = output_hw("x", x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
@@ -50,7 +56,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
     - x: input of shape (N, C, H, W)
     - w: filters of shape (F, C, kh, kw)
-    - b: biases of shape (F,)
+    - b: biases of shape (F,), or None for no bias
     - conv_param: ``{'stride': int >= 1, 'pad': int >= 0}`` (symmetric zero padding)
 
     Returns ``(out, cache)``: out of shape (N, F, H', W') (formula in the module
@@ -62,7 +68,7 @@ def conv_forward_naive(x, w, b, conv_param):
     out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
     for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
         rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
-        out[n, f, p, q] = np.sum(xp[n, :, rows, cols] * w[f]) + b[f]
+        out[n, f, p, q] = np.sum(xp[n, :, rows, cols] * w[f]) + (0 if b is None else b[f])
     return out, (x, w, b, conv_param)
 
 
@@ -73,9 +79,9 @@ def conv_backward_naive(dout, cache):
     - cache: (x, w, b, conv_param) from :func:`conv_forward_naive`
 
     Returns ``(dx, dw, db)`` of shapes (N, C, H, W), (F, C, kh, kw), (F,), in the
-    dtypes of x, w and b. Each output element out[n, f, p, q] adds
-    dout[n, f, p, q] * w[f] to dx under its window, dout[n, f, p, q] * (x_pad under
-    its window) to dw[f], and dout[n, f, p, q] to db[f].
+    dtypes of x, w and b (db is None when b is None). Each output element
+    out[n, f, p, q] adds dout[n, f, p, q] * w[f] to dx under its window,
+    dout[n, f, p, q] * (x_pad under its window) to dw[f], and dout[n, f, p, q] to db[f].
     """
     x, w, b, conv_param = cache
     N, C, H, W = x.shape
@@ -84,13 +90,15 @@ def conv_backward_naive(dout, cache):
     check_shape("dout", dout, (N, F, out_h, out_w))
     pad = conv_param["pad"]
     xp = pad_hw(x, pad)
-    dxp, dw, db = np.zeros_like(xp), np.zeros_like(w), np.zeros_like(b)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    db = None if b is None else np.zeros_like(b)
     for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
         rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
         g = dout[n, f, p, q]
         dxp[n, :, rows, cols] += g * w[f]
         dw[f] += g * xp[n, :, rows, cols]
-        db[f] += g
+        if db is not None:
+            db[f] += g
     return dxp[:, :, pad:pad + H, pad:pad + W].copy(), dw, db
 
 
@@ -99,7 +107,7 @@ def conv_forward_fast(x, w, b, conv_param):
 
     Same arguments and output as :func:`conv_forward_naive`:
     out = (w.reshape(F, K) @ cols + b) reshaped to (N, F, H', W'), where
-    cols = im2col(x) has shape (K, N H' W') with K = C kh kw.
+    cols = im2col(x) has shape (K, N H' W') with K = C kh kw (no "+ b" when b is None).
 
     Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
     the columns are all that backward needs of x.
@@ -108,7 +116,8 @@ def conv_forward_fast(x, w, b, conv_param):
     N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
     out = w.reshape(F, -1) @ cols  # (F, N H' W'): the one GEMM
-    out += b[:, None]
+    if b is not None:
+        out += b[:, None]
     out = out.reshape(F, N, out_h, out_w).transpose(1, 0, 2, 3)
     return np.ascontiguousarray(out, dtype=x.dtype), (x.shape, w, b, conv_param, cols)
 
@@ -121,8 +130,8 @@ def conv_backward_fast(dout, cache):
 
     With dout_rows = dout as (F, N H' W') (columns in the order of cols):
     dw = dout_rows @ cols.T, dcols = w.reshape(F, K).T @ dout_rows, dx = col2im(dcols),
-    db = sum of dout over N, H', W'. Returns ``(dx, dw, db)`` like
-    :func:`conv_backward_naive`.
+    db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
+    like :func:`conv_backward_naive`.
     """
     x_shape, w, b, conv_param, cols = cache
     F, _, kh, kw = w.shape
@@ -132,15 +141,16 @@ def conv_backward_fast(dout, cache):
     dw = (dout_rows @ cols.T).reshape(w.shape).astype(w.dtype, copy=False)
     dcols = (w.reshape(F, -1).T @ dout_rows).astype(cols.dtype, copy=False)
     dx = col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"])
-    db = dout.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+    db = None if b is None else dout.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
     return dx, dw, db
 
 
 class Conv2d(Layer):
     """Convolution with ``filters`` output channels and a ``kernel`` (int or (kh, kw)) window.
 
-    ``bias=False`` drops the bias (then the only parameter is ``W``), as in
-    networks followed by batchnorm or in counts that leave biases out.
+    ``bias=False`` drops the bias (then the only parameter is ``W`` and no bias
+    add is executed), as in networks followed by batchnorm or in counts that
+    leave biases out.
     """
 
     kind = "conv"
@@ -179,13 +189,45 @@ class Conv2d(Layer):
         return params
 
     def forward(self, x, params, mode="train"):
-        w = params["W"]
-        b = params["b"] if self.bias else np.zeros(self.filters, dtype=w.dtype)
-        return conv_forward_fast(x, w, b, self.conv_param)
+        return conv_forward_fast(x, params["W"], params["b"] if self.bias else None, self.conv_param)
 
     def backward(self, dout, cache):
         dx, dw, db = conv_backward_fast(dout, cache)
         return dx, ({"W": dw, "b": db} if self.bias else {"W": dw})
+
+    # --- cost, from shapes alone: the fast kernels above, line by line -----------------
+    def _gemm_sizes(self, input_shape):
+        """``(F, K, M)`` of the forward GEMM w.reshape(F, K) @ cols (K, M): K = C kh kw, M = N H' W'."""
+        N, C = image_shape(self.kind, input_shape)[:2]
+        _, F, out_h, out_w = self.output_shape(input_shape)
+        return F, C * self.kh * self.kw, N * out_h * out_w
+
+    def exact_flops(self, input_shape):
+        F, K, M = self._gemm_sizes(input_shape)
+        return LayerFlops(
+            # w (F, K) @ cols (K, M), then one bias add per output
+            forward=matmul_ops(F, K, M) + Ops(add=F * M if self.bias else 0),
+            # dcols = w.T (K, F) @ dout_rows (F, M); col2im adds each of the K M entries of dcols into dx
+            backward_input=matmul_ops(K, F, M) + Ops(add=K * M),
+            # dw = dout_rows (F, M) @ cols.T (M, K); db = dout summed over its M = N H' W' positions
+            backward_params=matmul_ops(F, M, K) + (sum_ops(F, M) if self.bias else Ops()),
+        )
+
+    def walkthrough_flops(self, input_shape):
+        # Seed 001: 2 C kh kw per output (a multiply and an add per weight; the bias add is
+        # not counted); backward twice the forward, once for dx and once for dW (db not counted).
+        F, K, M = self._gemm_sizes(input_shape)
+        two = Ops(mul=F * K * M, add=F * K * M)
+        return LayerFlops(forward=two, backward_input=two, backward_params=two)
+
+    def macs(self, input_shape):
+        F, K, M = self._gemm_sizes(input_shape)
+        return F * K * M
+
+    def cache_bytes(self, input_shape, itemsize):
+        # the im2col columns (K, M), kept as backward's stand-in for x
+        _, K, M = self._gemm_sizes(input_shape)
+        return K * M * itemsize
 
     def config(self):
         config = {"filters": self.filters, "kernel": kernel_spec(self.kh, self.kw),

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_keep_probability, check_shape
 from .base import MODES, Layer
 
@@ -113,6 +114,22 @@ class Dropout(Layer):
 
     def backward(self, dout, cache):
         return dropout_backward(dout, cache), {}
+
+    # --- cost, from shapes alone: train mode (test mode is the identity) ---------------
+    def exact_flops(self, input_shape):
+        # forward: u < p (cmp), the mask / p (div), x * mask (mul), 1 each per element;
+        # drawing u is random number generation, not arithmetic. Backward: dout * mask.
+        n = int(np.prod(input_shape))
+        return LayerFlops(forward=Ops(cmp=n, div=n, mul=n), backward_input=Ops(mul=n))
+
+    def walkthrough_flops(self, input_shape):
+        # Not in seed 001; as its ReLU: 1 per element each way, the multiplication by the mask.
+        n = int(np.prod(input_shape))
+        return LayerFlops(forward=Ops(mul=n), backward_input=Ops(mul=n))
+
+    def cache_bytes(self, input_shape, itemsize):
+        # the scaled mask, in x's dtype
+        return int(np.prod(input_shape)) * itemsize
 
     def config(self):
         return {"keep": self.keep}

@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 
+from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
 from .base import MODES, Layer
 
@@ -356,6 +357,51 @@ class _ScaleShiftNorm(Layer):
         dx, dgamma, dbeta = _normalize_backward(dout, cache)
         return dx, {"gamma": dgamma, "beta": dbeta}
 
+    # --- cost, from shapes alone: train mode, :func:`_normalize_forward` and
+    # :func:`_normalize_backward` line by line. n = elements of x, s = number of
+    # (mean, var) pairs, c = size of axis 1 (of gamma and beta).
+    def _stat_count(self, input_shape):
+        """s: how many means and variances the statistics axes leave."""
+        raise NotImplementedError
+
+    def _running_stat_ops(self, input_shape):
+        """Operations spent outside the normalization itself (batchnorm's running averages)."""
+        return Ops()
+
+    def exact_flops(self, input_shape):
+        self.output_shape(input_shape)  # checks the rank
+        n, s, c = int(np.prod(input_shape)), self._stat_count(input_shape), input_shape[1]
+        forward = Ops(
+            # mean: n - s add, s div; x - mean: n add; mean(xmu * xmu): n mul, n - s add, s div;
+            # 1 / sqrt(var + eps): s add, s special, s div; xmu * inv_std: n mul; gamma * x_hat + beta: n mul, n add
+            add=(n - s) + n + (n - s) + s + n, mul=3 * n, div=3 * s, special=s,
+        )
+        return LayerFlops(
+            forward=forward + self._running_stat_ops(input_shape),
+            # g = dout * gamma: n mul; mean(g) and mean(g * x_hat): n mul, 2 (n - s) add, 2 s div;
+            # x_hat * mean(g x_hat): n mul; the two subtractions: 2 n add; inv_std * (...): n mul
+            backward_input=Ops(mul=4 * n, add=2 * (n - s) + 2 * n, div=2 * s),
+            # dgamma = sum(dout * x_hat): n mul, n - c add; dbeta = sum(dout): n - c add
+            backward_params=Ops(mul=n, add=2 * (n - c)),
+        )
+
+    def walkthrough_flops(self, input_shape):
+        # Seed 001's batchnorm rule, 5 per element: the mean (1 add), the variance (1, the
+        # subtraction and squaring counted together, as mul), the normalization (1 div), scale
+        # and shift (1 mul, 1 add). Backward equals the forward, kind by kind: dgamma (1 mul,
+        # 1 add per element) and dbeta (1 add) are the parameter gradients, the remaining
+        # 1 mul and 1 div per element the input gradient. LayerNorm (not in seed 001) uses
+        # the same rule: it is the same computation over other axes.
+        self.output_shape(input_shape)
+        n = int(np.prod(input_shape))
+        return LayerFlops(forward=Ops(add=2 * n, mul=2 * n, div=n),
+                          backward_input=Ops(mul=n, div=n), backward_params=Ops(mul=n, add=2 * n))
+
+    def cache_bytes(self, input_shape, itemsize):
+        # x_hat (n values), mean and inv_std (s values each)
+        self.output_shape(input_shape)
+        return (int(np.prod(input_shape)) + 2 * self._stat_count(input_shape)) * itemsize
+
 
 class BatchNorm(_ScaleShiftNorm):
     """Batch normalization of (N, D) features or, per channel, of (N, C, H, W) images.
@@ -365,6 +411,14 @@ class BatchNorm(_ScaleShiftNorm):
     """
 
     kind = "batchnorm"
+
+    def _stat_count(self, input_shape):
+        return input_shape[1]  # one mean and variance per feature D or channel C
+
+    def _running_stat_ops(self, input_shape):
+        # running = momentum * running + (1 - momentum) * stat, for the mean and the variance
+        c = input_shape[1]
+        return Ops(mul=4 * c, add=2 * c)
 
     def __init__(self, eps=1e-5, momentum=0.9, name=None):
         super().__init__(eps, name)
@@ -413,6 +467,9 @@ class LayerNorm(_ScaleShiftNorm):
     """
 
     kind = "layernorm"
+
+    def _stat_count(self, input_shape):
+        return input_shape[0]  # one mean and variance per sample
 
     def forward(self, x, params, mode="train"):
         self._check_input(x)

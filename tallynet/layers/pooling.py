@@ -17,6 +17,7 @@ from itertools import product
 
 import numpy as np
 
+from ..counts import LayerFlops, Ops
 from ._checks import check_float_array, check_int, check_shape
 from .base import Layer
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
@@ -212,6 +213,21 @@ class _Pool2d(Layer):
         N, C, H, W = image_shape(self.kind, input_shape)
         return (N, C, *output_hw("input", H, W, self.kh, self.kw, self.stride, 0))
 
+    # --- cost, from shapes alone ------------------------------------------------------
+    def _windows(self, input_shape):
+        """``(M, k)``: the number of windows N C H' W' and the window size kh kw."""
+        return int(np.prod(self.output_shape(input_shape))), self.kh * self.kw
+
+    def uses_col2im(self, input_shape):
+        """Whether backward assembles dx with col2im (k additions per window) rather than
+        a free reshape: the windows overlap or do not tile the input exactly."""
+        return _columns_method(input_shape, self.pool_param) == "im2col"
+
+    def _scatter_ops(self, input_shape):
+        """col2im's additions in backward: each of the k M column entries is added into dx."""
+        M, k = self._windows(input_shape)
+        return Ops(add=k * M if self.uses_col2im(input_shape) else 0)
+
     def forward(self, x, params, mode="train"):
         return self._forward(x, self.pool_param)
 
@@ -227,11 +243,40 @@ class MaxPool2d(_Pool2d):
     _forward = staticmethod(max_pool_forward_fast)
     _backward = staticmethod(max_pool_backward_fast)
 
+    def exact_flops(self, input_shape):
+        # forward: argmax over each window, k - 1 comparisons (the gather of the maxima is a copy);
+        # backward: dout is assigned into the zero columns (a copy), then col2im or a reshape
+        M, k = self._windows(input_shape)
+        return LayerFlops(forward=Ops(cmp=M * (k - 1)), backward_input=self._scatter_ops(input_shape))
+
+    def walkthrough_flops(self, input_shape):
+        # Seed 001: k^2 comparisons per output; backward routes the gradient, 1 per input
+        # element (counted as the comparison that finds where the maximum was).
+        M, k = self._windows(input_shape)
+        return LayerFlops(forward=Ops(cmp=M * k), backward_input=Ops(cmp=int(np.prod(input_shape))))
+
+    def cache_bytes(self, input_shape, itemsize):
+        # the argmax of each window: one integer index (np.intp, 8 bytes) per output
+        return self._windows(input_shape)[0] * np.dtype(np.intp).itemsize
+
 
 class AvgPool2d(_Pool2d):
     kind = "avgpool"
     _forward = staticmethod(avg_pool_forward)
     _backward = staticmethod(avg_pool_backward)
+
+    def exact_flops(self, input_shape):
+        # forward: the mean of each window, k - 1 additions and 1 division;
+        # backward: dout / k, 1 division per output (the repeat is a copy), then col2im or a reshape
+        M, k = self._windows(input_shape)
+        return LayerFlops(forward=Ops(add=M * (k - 1), div=M),
+                          backward_input=Ops(div=M) + self._scatter_ops(input_shape))
+
+    def walkthrough_flops(self, input_shape):
+        # Not in seed 001; as max pooling: k^2 per output (k^2 - 1 additions and the division
+        # by k^2), and backward 1 per input element (the scaling of the gradient share).
+        M, k = self._windows(input_shape)
+        return LayerFlops(forward=Ops(add=M * (k - 1), div=M), backward_input=Ops(mul=int(np.prod(input_shape))))
 
 
 class GlobalAvgPool(Layer):
@@ -241,6 +286,18 @@ class GlobalAvgPool(Layer):
 
     def output_shape(self, input_shape):
         return image_shape(self.kind, input_shape)[:2]
+
+    def exact_flops(self, input_shape):
+        # forward: x.mean over H W, HW - 1 additions and 1 division per output;
+        # backward: dout / (H W), 1 division per output (the broadcast is a copy)
+        N, C, H, W = image_shape(self.kind, input_shape)
+        return LayerFlops(forward=Ops(add=N * C * (H * W - 1), div=N * C), backward_input=Ops(div=N * C))
+
+    def walkthrough_flops(self, input_shape):
+        # Seed 001: 1 per input element (HW - 1 additions and a division per channel);
+        # backward 1 per input element (broadcasting and scaling by 1 / (H W)).
+        N, C, H, W = image_shape(self.kind, input_shape)
+        return LayerFlops(forward=Ops(add=N * C * (H * W - 1), div=N * C), backward_input=Ops(mul=N * C * H * W))
 
     def forward(self, x, params, mode="train"):
         return global_avg_pool_forward(x)
