@@ -1,0 +1,66 @@
+"""The PyTorch twin of a tallynet model: same layers, same weights, NCHW.
+
+Needs ``pip install 'tallynet[torch]'``. Used as a reference oracle in tests and
+as the baseline of ``benchmarks/train_step.py``.
+"""
+
+import numpy as np
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("the PyTorch bridge needs torch: pip install 'tallynet[torch]'") from None
+    return torch
+
+
+def to_torch(model):
+    """An ``nn.Sequential`` computing what ``model`` computes, with copies of its weights.
+
+    BatchNorm momentum is converted (PyTorch's ``momentum`` is 1 - tallynet's); an
+    affine layer becomes Flatten + Linear with the transposed weight matrix; a
+    global average pool becomes AdaptiveAvgPool2d(1) + Flatten. Dropout keeps its
+    rate but draws its own masks.
+    """
+    torch = _torch()
+    nn = torch.nn
+    dtype = {np.float32: torch.float32, np.float64: torch.float64}[model.dtype]
+    modules = []
+    shapes = model.layer_shapes(batch=1)
+    for layer, keys, in_shape in zip(model.layers, model.param_keys, shapes):
+        p = {local: torch.from_numpy(np.array(model.params[key])) for local, key in keys.items()}
+        kind = layer.kind
+        if kind == "conv":
+            m = nn.Conv2d(in_shape[1], layer.filters, (layer.kh, layer.kw), stride=layer.stride, padding=layer.pad,
+                          bias=layer.bias)
+            m.weight.data = p["W"]
+            if layer.bias:
+                m.bias.data = p["b"]
+            modules.append(m)
+        elif kind == "affine":
+            m = nn.Linear(int(np.prod(in_shape[1:])), layer.units)
+            m.weight.data, m.bias.data = p["W"].T.contiguous(), p["b"]
+            modules += [nn.Flatten(), m]
+        elif kind == "batchnorm":
+            cls = nn.BatchNorm2d if len(in_shape) == 4 else nn.BatchNorm1d
+            m = cls(in_shape[1], eps=layer.eps, momentum=1 - layer.momentum)
+            m.weight.data, m.bias.data = p["gamma"], p["beta"]
+            modules.append(m)
+        elif kind == "relu":
+            modules.append(nn.ReLU())
+        elif kind == "sigmoid":
+            modules.append(nn.Sigmoid())
+        elif kind == "maxpool":
+            modules.append(nn.MaxPool2d((layer.kh, layer.kw), stride=layer.stride))
+        elif kind == "avgpool":
+            modules.append(nn.AvgPool2d((layer.kh, layer.kw), stride=layer.stride))
+        elif kind == "global_avgpool":
+            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        elif kind == "flatten":
+            modules.append(nn.Flatten())
+        elif kind == "dropout":
+            modules.append(nn.Dropout(1 - layer.keep))
+        else:
+            raise ValueError(f"to_torch: no PyTorch equivalent for layer type {kind!r}")
+    return nn.Sequential(*modules).to(dtype)
