@@ -13,42 +13,39 @@ def rel_error(x, y):
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
-def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
-    """Gradient of a scalar function ``f`` at ``x`` (modified in place, then restored).
+def _centered_differences(f, x, h, indices):
+    """Yield ``(index, f(x + h e_i), f(x - h e_i))`` for each index, restoring ``x`` after each.
 
-    Returns an array shaped like ``x``; with ``verbose`` prints each entry.
+    The values are copied, since ``f`` may return a view of ``x``.
     """
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
-        if verbose:
-            print(ix, grad[ix])
-        it.iternext()
-    return grad
-
-
-def eval_numerical_gradient_array(f, x, df, h=1e-5):
-    """Gradient of sum(f(x) * df) at ``x``: the vector-Jacobian product for upstream ``df``."""
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
+    for ix in indices:
         old = x[ix]
         x[ix] = old + h
         pos = np.array(f(x), copy=True)
         x[ix] = old - h
         neg = np.array(f(x), copy=True)
         x[ix] = old
+        yield ix, pos, neg
+
+
+def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
+    """Gradient of a scalar function ``f`` at ``x`` (modified in place, then restored).
+
+    Returns an array shaped like ``x``; with ``verbose`` prints each entry.
+    """
+    grad = np.zeros_like(x)
+    for ix, pos, neg in _centered_differences(f, x, h, np.ndindex(*x.shape)):
+        grad[ix] = (pos - neg) / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Gradient of sum(f(x) * df) at ``x``: the vector-Jacobian product for upstream ``df``."""
+    grad = np.zeros_like(x)
+    for ix, pos, neg in _centered_differences(f, x, h, np.ndindex(*x.shape)):
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
     return grad
 
 
@@ -58,16 +55,10 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     Returns the largest relative error seen; with ``verbose`` prints each comparison.
     """
     rng = np.random.default_rng(seed)
+    indices = [tuple(int(rng.integers(m)) for m in x.shape) for _ in range(num_checks)]
     worst = 0.0
-    for _ in range(num_checks):
-        ix = tuple(int(rng.integers(m)) for m in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        numeric = (fxph - fxmh) / (2 * h)
+    for ix, pos, neg in _centered_differences(f, x, h, indices):
+        numeric = float((pos - neg) / (2 * h))
         analytic = analytic_grad[ix]
         err = rel_error(numeric, analytic)
         worst = max(worst, err)
