@@ -123,7 +123,7 @@ class Dropout(Layer):
         return LayerFlops(forward=Ops(cmp=n, div=n, mul=n), backward_input=Ops(mul=n))
 
     def walkthrough_flops(self, input_shape):
-        # Not in seed 001; as its ReLU: 1 per element each way, the multiplication by the mask.
+        """Not in seed 001; counted as its ReLU: 1 per element each way, the multiplication by the mask."""
         n = int(np.prod(input_shape))
         return LayerFlops(forward=Ops(mul=n), backward_input=Ops(mul=n))
 

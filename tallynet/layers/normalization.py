@@ -360,7 +360,7 @@ class _ScaleShiftNorm(Layer):
     # --- cost, from shapes alone: train mode, :func:`_normalize_forward` and
     # :func:`_normalize_backward` line by line. n = elements of x, s = number of
     # (mean, var) pairs, c = size of axis 1 (of gamma and beta).
-    def _stat_count(self, input_shape):
+    def stat_count(self, input_shape):
         """s: how many means and variances the statistics axes leave."""
         raise NotImplementedError
 
@@ -370,7 +370,7 @@ class _ScaleShiftNorm(Layer):
 
     def exact_flops(self, input_shape):
         self.output_shape(input_shape)  # checks the rank
-        n, s, c = int(np.prod(input_shape)), self._stat_count(input_shape), input_shape[1]
+        n, s, c = int(np.prod(input_shape)), self.stat_count(input_shape), input_shape[1]
         forward = Ops(
             # mean: n - s add, s div; x - mean: n add; mean(xmu * xmu): n mul, n - s add, s div;
             # 1 / sqrt(var + eps): s add, s special, s div; xmu * inv_std: n mul; gamma * x_hat + beta: n mul, n add
@@ -386,12 +386,12 @@ class _ScaleShiftNorm(Layer):
         )
 
     def walkthrough_flops(self, input_shape):
-        # Seed 001's batchnorm rule, 5 per element: the mean (1 add), the variance (1, the
-        # subtraction and squaring counted together, as mul), the normalization (1 div), scale
-        # and shift (1 mul, 1 add). Backward equals the forward, kind by kind: dgamma (1 mul,
-        # 1 add per element) and dbeta (1 add) are the parameter gradients, the remaining
-        # 1 mul and 1 div per element the input gradient. LayerNorm (not in seed 001) uses
-        # the same rule: it is the same computation over other axes.
+        """Seed 001's batchnorm rule, 5 per element: the mean (1 add), the variance (1, the
+        subtraction and squaring counted together, as mul), the normalization (1 div), scale
+        and shift (1 mul, 1 add). Backward equals the forward, kind by kind: dgamma (1 mul,
+        1 add per element) and dbeta (1 add) are the parameter gradients, the remaining
+        1 mul and 1 div per element the input gradient. LayerNorm (not in seed 001) uses
+        the same rule: it is the same computation over other axes."""
         self.output_shape(input_shape)
         n = int(np.prod(input_shape))
         return LayerFlops(forward=Ops(add=2 * n, mul=2 * n, div=n),
@@ -400,7 +400,7 @@ class _ScaleShiftNorm(Layer):
     def cache_bytes(self, input_shape, itemsize):
         # x_hat (n values), mean and inv_std (s values each)
         self.output_shape(input_shape)
-        return (int(np.prod(input_shape)) + 2 * self._stat_count(input_shape)) * itemsize
+        return (int(np.prod(input_shape)) + 2 * self.stat_count(input_shape)) * itemsize
 
 
 class BatchNorm(_ScaleShiftNorm):
@@ -412,7 +412,7 @@ class BatchNorm(_ScaleShiftNorm):
 
     kind = "batchnorm"
 
-    def _stat_count(self, input_shape):
+    def stat_count(self, input_shape):
         return input_shape[1]  # one mean and variance per feature D or channel C
 
     def _running_stat_ops(self, input_shape):
@@ -468,7 +468,7 @@ class LayerNorm(_ScaleShiftNorm):
 
     kind = "layernorm"
 
-    def _stat_count(self, input_shape):
+    def stat_count(self, input_shape):
         return input_shape[0]  # one mean and variance per sample
 
     def forward(self, x, params, mode="train"):

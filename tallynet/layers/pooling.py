@@ -273,8 +273,8 @@ class AvgPool2d(_Pool2d):
                           backward_input=Ops(div=M) + self._scatter_ops(input_shape))
 
     def walkthrough_flops(self, input_shape):
-        # Not in seed 001; as max pooling: k^2 per output (k^2 - 1 additions and the division
-        # by k^2), and backward 1 per input element (the scaling of the gradient share).
+        """Not in seed 001; counted as its max pooling: k^2 per output (k^2 - 1 additions and
+        the division by k^2), and backward 1 per input element (scaling the gradient share)."""
         M, k = self._windows(input_shape)
         return LayerFlops(forward=Ops(add=M * (k - 1), div=M), backward_input=Ops(mul=int(np.prod(input_shape))))
 
