@@ -237,19 +237,23 @@ def test_exact_seed_cnn_small_batch():
         div=3 * C, special=C)                                # mean, var, 1 / sqrt; sqrt
     assert L["BatchNorm2"].flops.backward_params == Ops(mul=n, add=2 * C * (m - 1))
     assert L["BatchNorm2"].flops.backward_input == Ops(mul=4 * n, add=2 * C * (m - 1) + 2 * n, div=2 * C)
-    # ReLU: max(x, 0) forward, x > 0 backward.
-    assert L["ReLU3"].flops.forward == L["ReLU3"].flops.backward_input == Ops(cmp=N * 128 * 8 * 8)
-    # MaxPool1: 2x2 windows tiling the input: 3 comparisons per output, and dx is a reshape.
-    assert L["MaxPool1"].flops.forward == Ops(cmp=N * 32 * 16 * 16 * 3)
-    assert L["MaxPool1"].flops.backward == Ops()
+    # ReLU: max(x, 0) forward; backward the mask x > 0 and dout * mask.
+    assert L["ReLU3"].flops.forward == Ops(cmp=N * 128 * 8 * 8)
+    assert L["ReLU3"].flops.backward_input == Ops(cmp=N * 128 * 8 * 8, mul=N * 128 * 8 * 8)
+    # MaxPool1: 2x2 windows tiling the input: 3 comparisons per output (np.maximum over the four
+    # views); backward, for each of the first three views: view == max, pending * hit, pending -= that.
+    windows = N * 32 * 16 * 16
+    assert L["MaxPool1"].flops.forward == Ops(cmp=windows * 3)
+    assert L["MaxPool1"].flops.backward == Ops(cmp=windows * 3, mul=windows * 3, add=windows * 3)
     # GAP: 15 additions and 1 division per (n, c); backward 1 division per (n, c).
     assert L["GAP"].flops.forward == Ops(add=N * 128 * 15, div=N * 128)
     assert L["GAP"].flops.backward == Ops(div=N * 128)
     # FC: (2, 128) @ (128, 10) + b.
     assert L["FC"].flops.forward == Ops(mul=N * 10 * 128, add=N * 10 * 127 + N * 10)
-    # Caches: im2col columns (27 x 2048 values), argmax indices (8 bytes each), x_hat + mean + inv_std.
+    # Caches: im2col columns (27 x 2048 values); max pooling on tiles keeps only its input and
+    # output (nothing new); batchnorm x_hat + mean + inv_std.
     assert L["Conv1"].cache_bytes == 27 * 2048 * 4
-    assert L["MaxPool1"].cache_bytes == N * 32 * 16 * 16 * 8
+    assert L["MaxPool1"].cache_bytes == 0
     assert L["BatchNorm2"].cache_bytes == (n + 2 * C) * 4
     assert L["ReLU1"].cache_bytes == L["GAP"].cache_bytes == L["FC"].cache_bytes == 0
 

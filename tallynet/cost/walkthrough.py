@@ -197,7 +197,9 @@ def _elementwise(label, shape, kind):
 
 def _relu_exact(l):
     return {"forward": [_elementwise(r"$\max(x, 0)$, 1 comparison per element", l.input_shape, "cmp")],
-            "backward_input": [_elementwise("the mask $x > 0$, 1 comparison per element", l.input_shape, "cmp")]}
+            "backward_input": [_elementwise("the mask $x > 0$, 1 comparison per element", l.input_shape, "cmp"),
+                               _elementwise("$dout \\times$ mask, 1 multiplication per element", l.input_shape,
+                                            "mul")]}
 
 
 def _relu_walkthrough(l):
@@ -243,9 +245,14 @@ def _scatter_terms(l):
 
 def _maxpool_exact(l):
     N, C, Ho, Wo, k = _pool_sizes(l)
-    return {"forward": [term("argmax of each window, $k_h k_w - 1$ comparisons", _WINDOWS + r" \times (k_h k_w - 1)",
+    compare = _WINDOWS + r" \times (k_h k_w - 1)"
+    backward = _scatter_terms(l) or [
+        term(f"routing dout to each window's first maximum, $k_h k_w - 1$ {what}", compare, (N, C, Ho, Wo, k - 1), kind)
+        for what, kind in (("comparisons", "cmp"), ("multiplications by the hit", "mul"),
+                           ("subtractions from the pending gradient", "add"))]
+    return {"forward": [term("maximum of each window, $k_h k_w - 1$ comparisons", compare,
                              (N, C, Ho, Wo, k - 1), "cmp")],
-            "backward_input": _scatter_terms(l)}
+            "backward_input": backward}
 
 
 def _maxpool_walkthrough(l):
@@ -386,9 +393,10 @@ RULES = {
         "affine": (r"$D_{in}$ mul, $D_{in} - 1$ add, 1 bias add per output", "two matrix products and the bias sum"),
         "batchnorm": ("statistics, normalization, scale and shift, running averages", "closed form, as implemented"),
         "layernorm": ("statistics, normalization, scale and shift", "closed form, as implemented"),
-        "relu": ("1 comparison per element", "1 comparison per element"),
+        "relu": ("1 comparison per element", "1 comparison and 1 multiplication per element"),
         "sigmoid": ("negation, exp, addition, division per element", "3 per element"),
-        "maxpool": ("$k_h k_w - 1$ comparisons per output", "col2im additions when windows overlap, else 0"),
+        "maxpool": ("$k_h k_w - 1$ comparisons per output",
+                    "col2im additions when windows overlap, else $k_h k_w - 1$ each of cmp, mul, add per output"),
         "avgpool": ("$k_h k_w - 1$ additions and 1 division per output", "1 division per output, col2im additions"),
         "global_avgpool": ("$HW - 1$ additions and 1 division per output", "1 division per output"),
         "dropout": ("comparison, division, multiplication per element", "1 multiplication per element"),
