@@ -317,17 +317,27 @@ def _norm_exact(l):
         forward += [term(r"running averages, $\text{momentum} \cdot r + (1 - \text{momentum}) \cdot stat$ for the "
                          "mean and the variance: multiplications", r"4 \times C", (4, c), "mul"),
                     term("running averages: additions", r"2 \times C", (2, c), "add")]
+    if l.type == "batchnorm":  # the fused form: gamma is constant over the statistics axes
+        backward_input = [
+            term(r"$d\gamma / m$ and $d\beta / m$", r"2 \times C", (2, c), "div"),
+            term(r"$\gamma \cdot (1 / \sqrt{\sigma^2 + \epsilon})$", "C", (c,), "mul"),
+            _elementwise(r"$\hat{x} \cdot d\gamma / m$", shape, "mul"),
+            _elementwise(r"$+ d\beta / m$", shape, "add"),
+            _elementwise(r"$dout - (\cdot)$", shape, "add"),
+            _elementwise(r"$\cdot \gamma / \sqrt{\sigma^2 + \epsilon}$", shape, "mul")]
+    else:
+        backward_input = [
+            _elementwise(r"$g = dout \cdot \gamma$", shape, "mul"),
+            term(r"mean of $g$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+            term(r"mean of $g$: divisions", "s", (s,), "div"),
+            _elementwise(r"$g \cdot \hat{x}$", shape, "mul"),
+            term(r"mean of $g \hat{x}$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+            term(r"mean of $g \hat{x}$: divisions", "s", (s,), "div"),
+            _elementwise(r"$\hat{x} \cdot \mathrm{mean}(g \hat{x})$", shape, "mul"),
+            term("the two subtractions", r"2 \times " + _times(_dims_symbol(shape)), (2,) + tuple(shape), "add"),
+            _elementwise(r"$\cdot (1 / \sqrt{\sigma^2 + \epsilon})$", shape, "mul")]
     return {"forward": forward,
-            "backward_input": [
-                _elementwise(r"$g = dout \cdot \gamma$", shape, "mul"),
-                term(r"mean of $g$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
-                term(r"mean of $g$: divisions", "s", (s,), "div"),
-                _elementwise(r"$g \cdot \hat{x}$", shape, "mul"),
-                term(r"mean of $g \hat{x}$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
-                term(r"mean of $g \hat{x}$: divisions", "s", (s,), "div"),
-                _elementwise(r"$\hat{x} \cdot \mathrm{mean}(g \hat{x})$", shape, "mul"),
-                term("the two subtractions", r"2 \times " + _times(_dims_symbol(shape)), (2,) + tuple(shape), "add"),
-                _elementwise(r"$\cdot (1 / \sqrt{\sigma^2 + \epsilon})$", shape, "mul")],
+            "backward_input": backward_input,
             "backward_params": [
                 _elementwise(r"$dout \cdot \hat{x}$", shape, "mul"),
                 term(r"$d\gamma$: its sums", r"c \times (n / c - 1)", (c, n // c - 1), "add"),

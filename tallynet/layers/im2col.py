@@ -12,8 +12,10 @@ Why this layout: the row order (c, i, j) is exactly ``w.reshape(F, C * kh * kw)`
 so a convolution is the single GEMM ``w.reshape(F, -1) @ cols`` of shape
 (F, K) x (K, M) with K = C kh kw and M = N H' W': one large, contiguous matrix
 product, the shape BLAS is fastest on (a batched product over N would run N
-small ones instead). Filling it is kh * kw strided slice copies, each writing
-one contiguous (N, H', W') block per channel. The price is one transpose of the
+small ones instead). Filling it is one transposing copy of x into a padded
+(C, N, H, W) buffer, then kh * kw strided slice copies, each writing one
+contiguous (N, H', W') block per channel; col2im accumulates in that same
+channels-first layout and transposes once at the end. The price is one transpose of the
 (F, N, H', W') result into (N, F, H', W'), which costs O(F M) against the
 GEMM's O(F K M).
 
@@ -67,6 +69,18 @@ def pad_hw(x, pad):
     return xp
 
 
+def _padded_channels_first(x, pad):
+    """x (N, C, H, W) as a contiguous (C, N, H + 2 pad, W + 2 pad) array, zero-padded.
+
+    One transposing copy here lets each of im2col's kh kw slice copies move whole
+    contiguous (N, H', W') blocks per channel instead of transposing every time.
+    """
+    N, C, H, W = x.shape
+    xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad:pad + H, pad:pad + W] = x.transpose(1, 0, 2, 3)
+    return xp
+
+
 def window_at(p, q, kh, kw, stride):
     """The (row, column) slices of the (padded) input under the window of output (p, q)."""
     return slice(p * stride, p * stride + kh), slice(q * stride, q * stride + kw)
@@ -101,10 +115,10 @@ def im2col(x, kh, kw, stride, pad):
     """
     N, C, H, W = x.shape
     out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
-    xp = pad_hw(x, pad)
+    xp = _padded_channels_first(x, pad)
     cols = np.empty((C, kh, kw, N, out_h, out_w), dtype=x.dtype)
     for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
-        cols[:, i, j] = xp[:, :, rows, columns].transpose(1, 0, 2, 3)
+        cols[:, i, j] = xp[:, :, rows, columns]
     return cols.reshape(C * kh * kw, N * out_h * out_w)
 
 
@@ -122,10 +136,8 @@ def col2im(cols, x_shape, kh, kw, stride, pad):
     N, C, H, W = x_shape
     out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
     blocks = cols.reshape(C, kh, kw, N, out_h, out_w)
-    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    # Accumulate channels first, as the columns are laid out, and transpose once at the end.
+    dxp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
-        dxp[:, :, rows, columns] += blocks[:, i, j].transpose(1, 0, 2, 3)
-    if pad == 0:
-        return dxp
-    # Copy out of the padded buffer so dx does not keep it alive.
-    return dxp[:, :, pad:pad + H, pad:pad + W].copy()
+        dxp[:, :, rows, columns] += blocks[:, i, j]
+    return np.ascontiguousarray(dxp[:, :, pad:pad + H, pad:pad + W].transpose(1, 0, 2, 3))

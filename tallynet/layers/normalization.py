@@ -36,7 +36,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
-from .base import MODES, Layer
+from .base import MODES, Footprint, Layer
 
 
 # --- argument checks -----------------------------------------------------------
@@ -92,14 +92,19 @@ def _normalize_forward(x, gamma, beta, eps, axes, stats=None):
     if stats is None:
         mean = x.mean(axis=axes, keepdims=True)
         xmu = x - mean
-        var = np.mean(xmu * xmu, axis=axes, keepdims=True)
+        squares = xmu * xmu
+        var = squares.mean(axis=axes, keepdims=True)
     else:
         mean, var = (_per_channel(s, x.ndim) for s in stats)
         xmu = x - mean
+        squares = np.empty_like(xmu)
         axes = None
     inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = xmu * inv_std
-    out = _per_channel(gamma, x.ndim) * x_hat + _per_channel(beta, x.ndim)
+    # In place from here: x_hat overwrites x - mean and out overwrites the squares, so a
+    # pass allocates two arrays of x's size, not five (fresh pages cost as much as the math).
+    x_hat = np.multiply(xmu, inv_std, out=xmu)
+    out = np.multiply(x_hat, _per_channel(gamma, x.ndim), out=squares)
+    out += _per_channel(beta, x.ndim)
     cache = (x, mean, inv_std, x_hat, gamma, axes)
     return out.astype(x.dtype, copy=False), cache, mean, var
 
@@ -129,6 +134,8 @@ def _normalize_backward(dout, cache):
     Returns ``(dx, dgamma, dbeta)`` with shapes x.shape, (C,), (C,).
     """
     x, _, inv_std, x_hat, gamma, axes = cache
+    if axes is not None and 1 not in axes:
+        return _batchnorm_backward_fused(dout, cache)
     dgamma, dbeta = _scale_shift_grads(dout, cache)
     g = dout * _per_channel(gamma, x.ndim)
     if axes is None:
@@ -138,6 +145,29 @@ def _normalize_backward(dout, cache):
             g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True)
         )
     return dx.astype(x.dtype, copy=False), dgamma, dbeta
+
+
+def _batchnorm_backward_fused(dout, cache):
+    """The closed form when gamma is constant over the statistics axes (batchnorm).
+
+    Then mean(g) = gamma mean(dout) = gamma dbeta / M and mean(g x_hat) = gamma dgamma / M,
+    so dx = (gamma inv_std) (dout - dbeta / M - x_hat dgamma / M): the parameter
+    gradients are reused and one scratch array of x's size does all the work.
+    """
+    x, _, inv_std, x_hat, gamma, axes = cache
+    check_float_array("dout", dout)
+    check_shape("dout", dout, x.shape)
+    over = (0,) + tuple(range(2, x.ndim))
+    M = x.size // x.shape[1]
+    scratch = dout * x_hat
+    dgamma = scratch.sum(axis=over)
+    dbeta = dout.sum(axis=over)
+    np.multiply(x_hat, _per_channel(dgamma / M, x.ndim), out=scratch)
+    scratch += _per_channel(dbeta / M, x.ndim)
+    np.subtract(dout, scratch, out=scratch)
+    scratch *= _per_channel(gamma, x.ndim) * inv_std
+    return (scratch.astype(x.dtype, copy=False), dgamma.astype(gamma.dtype, copy=False),
+            dbeta.astype(gamma.dtype, copy=False))
 
 
 # --- batch normalization -------------------------------------------------------
@@ -378,12 +408,15 @@ class _ScaleShiftNorm(Layer):
         )
         return LayerFlops(
             forward=forward + self._running_stat_ops(input_shape),
-            # g = dout * gamma: n mul; mean(g) and mean(g * x_hat): n mul, 2 (n - s) add, 2 s div;
-            # x_hat * mean(g x_hat): n mul; the two subtractions: 2 n add; inv_std * (...): n mul
-            backward_input=Ops(mul=4 * n, add=2 * (n - s) + 2 * n, div=2 * s),
+            backward_input=self._backward_input_ops(n, s, c),
             # dgamma = sum(dout * x_hat): n mul, n - c add; dbeta = sum(dout): n - c add
             backward_params=Ops(mul=n, add=2 * (n - c)),
         )
+
+    def _backward_input_ops(self, n, s, c):
+        # g = dout * gamma: n mul; mean(g) and mean(g * x_hat): n mul, 2 (n - s) add, 2 s div;
+        # x_hat * mean(g x_hat): n mul; the two subtractions: 2 n add; inv_std * (...): n mul
+        return Ops(mul=4 * n, add=2 * (n - s) + 2 * n, div=2 * s)
 
     def walkthrough_flops(self, input_shape):
         """Seed 001's batchnorm rule, 5 per element: the mean (1 add), the variance (1, the
@@ -402,6 +435,18 @@ class _ScaleShiftNorm(Layer):
         self.output_shape(input_shape)
         return (int(np.prod(input_shape)) + 2 * self.stat_count(input_shape)) * itemsize
 
+    #: arrays of x's size that backward holds at once (dx included): the closed form's g =
+    #: dout * gamma beside g - mean(g) and one more (g * x_hat, then x_hat * mean(g x_hat), then dx)
+    _backward_arrays = 3
+
+    def footprint(self, input_shape, itemsize):
+        # forward: x - mean beside its square, which become x_hat and the output in place,
+        # with mean and inv_std kept; backward: see _backward_arrays, and dgamma, dbeta.
+        # The cache keeps x.
+        n, s, c = int(np.prod(input_shape)), self.stat_count(input_shape), input_shape[1]
+        return Footprint(forward_peak=(2 * n + 2 * s) * itemsize,
+                         backward_peak=(self._backward_arrays * n + 2 * c) * itemsize, keeps_input=True)
+
 
 class BatchNorm(_ScaleShiftNorm):
     """Batch normalization of (N, D) features or, per channel, of (N, C, H, W) images.
@@ -419,6 +464,14 @@ class BatchNorm(_ScaleShiftNorm):
         # running = momentum * running + (1 - momentum) * stat, for the mean and the variance
         c = input_shape[1]
         return Ops(mul=4 * c, add=2 * c)
+
+    #: _batchnorm_backward_fused: one scratch array does all the work and becomes dx
+    _backward_arrays = 1
+
+    def _backward_input_ops(self, n, s, c):
+        # _batchnorm_backward_fused: dgamma / M and dbeta / M: 2 c div; gamma * inv_std: c mul;
+        # x_hat * (dgamma / M), then * (gamma inv_std): 2 n mul; + dbeta / M, dout - (...): 2 n add
+        return Ops(mul=2 * n + c, add=2 * n, div=2 * c)
 
     def __init__(self, eps=1e-5, momentum=0.9, name=None):
         super().__init__(eps, name)
