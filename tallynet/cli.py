@@ -1,4 +1,4 @@
-"""The ``tallynet`` command: train, summary, walkthrough, gradcheck.
+"""The ``tallynet`` command: train, summary, walkthrough, profile, gradcheck.
 
 Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
 """
@@ -26,6 +26,14 @@ def _spec_or_preset(spec):
     return PRESETS[spec] if spec in PRESETS and not os.path.exists(spec) else spec
 
 
+def _console(stderr=False):
+    """A rich console; wide enough for the tables when the output is a file or a pipe."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
 # --- train ----------------------------------------------------------------------
 class _Metrics:
     """One JSON line per finished epoch in ``metrics.jsonl``; a resumed run keeps the lines it continues from."""
@@ -45,14 +53,13 @@ class _Metrics:
 
 
 def cmd_train(args):
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .data import load
     from .plot import plot_training
     from .solver import Solver, TrainingDiverged
 
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     model = _model(args.spec, seed=args.seed)
     data_kwargs = {"seed": args.seed}
     if args.data not in ("digits",):
@@ -121,9 +128,7 @@ def cmd_summary(args):
     s = summary(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
     if args.format == "table":
-        from rich.console import Console
-
-        Console().print(s.to_table())
+        _console().print(s.to_table())
     else:
         sys.stdout.write({"markdown": s.to_markdown, "json": s.to_json, "csv": s.to_csv}[args.format]())
         if args.format == "json":
@@ -141,6 +146,21 @@ def cmd_walkthrough(args):
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def cmd_profile(args):
+    from .profile import profile
+
+    p = profile(_spec_or_preset(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
+    if args.format == "table":
+        from rich.console import Console
+
+        Console().print(p.to_table())
+    else:
+        sys.stdout.write({"markdown": p.to_markdown, "json": p.to_json, "csv": p.to_csv}[args.format]())
+        if args.format == "json":
+            sys.stdout.write("\n")
     return 0
 
 
@@ -200,6 +220,16 @@ def build_parser():
     p.add_argument("--dtype", default=None, choices=["float16", "float32", "float64"])
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
+
+    p = sub.add_parser("profile", help="run a training step: counted FLOPs, measured memory and time per layer, "
+                                       "beside the cost model's predictions")
+    p.add_argument("spec")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--steps", type=int, default=5, help="timed steps; times are their medians (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default=None, choices=["float32", "float64"])
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("gradcheck", help="check every parameter's gradient numerically (float64)")
     p.add_argument("spec")

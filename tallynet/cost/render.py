@@ -26,13 +26,13 @@ def fmt_bytes(n):
 
 
 def fmt_flops(n):
-    """56,623,104 -> '56.6 M'; 65,536 -> '0.07 M'; 15.5e9 -> '15.47 G'."""
+    """56,623,104 -> '56.6 M'; 164,160 -> '0.16 M'; 65,536 -> '0.07 M'; 15.5e9 -> '15.47 G' (as seed 001)."""
     if n >= 1e10:
         return f"{n / 1e9:,.2f} G"
-    if n >= 1e5:
+    if n >= 2e5:
         return f"{n / 1e6:,.1f} M"
-    if n >= 1e3:
-        return f"{n / 1e6:.2g} M"
+    if n >= 1e4:
+        return f"{n / 1e6:.2f} M"
     return f"{n:,}"
 
 
@@ -178,7 +178,7 @@ def to_rich_table(s):
                            f"(x{t['backward_forward_ratio']:.2f})"))
     for col, justify in [("Layer", "left"), ("Input", "left"), ("Output", "left"), ("Params", "right"),
                          ("Memory", "right"), ("Fwd FLOPs", "right"), ("Bwd FLOPs", "right"), ("Bwd %", "right")]:
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, no_wrap=True)
     total_bwd = t["backward_flops"] or 1
     for l in s.layers:
         table.add_row(l.name, fmt_shape(l.input_shape), fmt_shape(l.output_shape), f"{l.params:,}",
