@@ -154,9 +154,7 @@ def cmd_profile(args):
 
     p = profile(_spec_or_preset(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
     if args.format == "table":
-        from rich.console import Console
-
-        Console().print(p.to_table())
+        _console().print(p.to_table())
     else:
         sys.stdout.write({"markdown": p.to_markdown, "json": p.to_json, "csv": p.to_csv}[args.format]())
         if args.format == "json":

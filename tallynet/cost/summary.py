@@ -2,6 +2,35 @@
 
 Everything is computed from shapes alone, by asking the same layer objects the
 trainer runs. Bytes are element counts times the dtype's itemsize.
+
+Peak memory of a training step
+------------------------------
+``peak_bytes_estimate`` replays a step as ``Sequential.loss`` and the Solver run
+it (forward, loss, backward holding every cache, then one optimizer update per
+parameter with all gradients alive) and takes the largest total along the way.
+Adding up outputs and caches is not enough; ``tallynet profile``, which measures
+the real peak with ``tracemalloc``, showed what else the estimate had to learn:
+
+- which outputs stay alive: an output lives until backward only when a cache
+  references it (affine, ReLU and the normalizations keep their input, sigmoid
+  its output, max pooling on tiles both); the others are freed as soon as the
+  next layer is done with them (a ReLU output read by a pooling layer that keeps
+  only argmax indices, a pooling output turned into im2col columns);
+- each pass's own temporaries, from ``Layer.footprint``: the padded input and the
+  GEMM result beside its reordered copy in a convolution's forward, ``dout``
+  reordered, ``dcols`` and col2im's padded buffer in its backward; max pooling's
+  columns and argmax's transposed copy of them, argmax indices and column indices;
+  ReLU's boolean mask; dropout's float64 uniforms and boolean mask; batchnorm's
+  ``x - mean`` and the products beside ``x_hat``;
+- the optimizer update: ``param - lr * grad`` holds two parameter-sized arrays
+  beside all parameters and gradients (:data:`UPDATE_TEMPORARIES`), which is the
+  peak of a step for a wide fully connected net.
+
+- the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
+  small for a classifier but not for a regression net with large outputs.
+
+Left out: L2 regularization's gradient additions and arrays of the size of a
+channel or a sample.
 """
 
 from dataclasses import dataclass, field
@@ -9,12 +38,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..counts import LayerFlops, Ops
+from ..layers._checks import check_choice
+from ..layers.base import Footprint
+from ..layers.losses import LOSS_ARRAYS
 from ..models.sequential import layer_shapes
 from ..models.spec import DTYPES, build_layers
 from .conventions import get_convention
 
 #: optimizer state kept per trainable parameter, in parameter-sized arrays
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "rmsprop": 1, "adam": 2}
+
+#: parameter-sized temporaries an update of one parameter holds at once (tallynet.optim,
+#: measured with tracemalloc): sgd ``w - lr * dw`` has lr * dw and the new w; momentum
+#: ``momentum * v`` and ``lr * dw``; rmsprop and adam one and three more for their moments
+UPDATE_TEMPORARIES = {"sgd": 2, "sgd_momentum": 2, "momentum": 2, "rmsprop": 3, "adam": 5}
 
 #: how layer types are named in tables (seed 001: Conv1, BatchNorm1, ReLU1, MaxPool1, GAP, FC)
 DISPLAY = {"conv": "Conv", "batchnorm": "BatchNorm", "layernorm": "LayerNorm", "relu": "ReLU",
@@ -49,6 +86,8 @@ class LayerCost:
     cache_bytes: int         # extra bytes the forward pass keeps for backward
     input_grad_bytes: int    # bytes of dL/dx
     flops: LayerFlops
+    footprint: Footprint = field(default_factory=Footprint, repr=False)  # the passes' peaks, what the cache keeps
+    largest_param_bytes: int = 0  # bytes of the layer's largest parameter array
 
     @property
     def forward_flops(self):
@@ -93,13 +132,14 @@ class Summary:
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
-    ``convention``, ``dtype``, ``optimizer``, ``name``; ``totals()`` gives the sums.
+    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``; ``totals()`` gives the sums.
     Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
-    def __init__(self, layers, input_shape, batch, convention, dtype, optimizer, name=None):
+    def __init__(self, layers, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax"):
         self.name = name or "network"
+        self.loss = loss
         self.batch = batch
         self.convention = convention
         self.dtype = np.dtype(dtype)
@@ -119,6 +159,9 @@ class Summary:
                 cache_bytes=layer.cache_bytes(in_shape, itemsize),
                 input_grad_bytes=_count(in_shape) * itemsize,
                 flops=convention.flops(layer, in_shape),
+                footprint=layer.footprint(in_shape, itemsize),
+                largest_param_bytes=max((_count(s) for s in layer.param_shapes(in_shape).values()), default=0)
+                * itemsize,
             ))
 
     @property
@@ -134,9 +177,7 @@ class Summary:
         gradient_bytes = param_bytes
         optimizer_bytes = OPTIMIZER_STATE[self.optimizer] * param_bytes
         cache_bytes = sum(l.cache_bytes for l in L)
-        # Backward holds every kept activation and cache, plus one layer's input gradient
-        # and the upstream gradient it came from at a time.
-        backward_transient = max((l.input_grad_bytes + l.activation_bytes for l in L), default=0)
+        peaks = self.step_peaks()
         forward = sum((l.flops.forward for l in L), Ops())
         backward = sum((l.flops.backward for l in L), Ops())
         return {
@@ -150,8 +191,10 @@ class Summary:
             "cache_bytes": cache_bytes,
             "gradient_bytes": gradient_bytes,
             "optimizer_state_bytes": optimizer_bytes,
-            "peak_bytes_estimate": (param_bytes + gradient_bytes + optimizer_bytes + activation_bytes
-                                    + cache_bytes + backward_transient),
+            "peak_bytes_estimate": max(peaks.values()),
+            "forward_peak_bytes_estimate": peaks["forward"],
+            "backward_peak_bytes_estimate": peaks["backward"],
+            "update_peak_bytes_estimate": peaks["update"],
             "forward_flops": forward.total,
             "backward_flops": backward.total,
             "total_flops": forward.total + backward.total,
@@ -159,6 +202,51 @@ class Summary:
             "forward_flops_by_kind": forward.as_dict(),
             "backward_flops_by_kind": backward.as_dict(),
         }
+
+    def step_peaks(self):
+        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.
+
+        Replays the step (see the module docstring): parameters, running averages,
+        optimizer state and the batch (inputs, and mse's targets of the scores' shape;
+        class labels are left out) are alive throughout; each layer's pass adds its
+        ``footprint`` peak to what is alive when it starts.
+        """
+        L = self.layers
+        param_bytes = sum(l.param_bytes for l in L)
+        targets = L[-1].activation_bytes if L and self.loss == "mse" else 0
+        base = (param_bytes + sum(l.state for l in L) * self.dtype.itemsize
+                + OPTIMIZER_STATE[self.optimizer] * param_bytes + self.input_bytes + targets)
+        # Layer i's output lives in the buffer of layer owner[i] (-1: the input batch, which
+        # the caller holds); a view layer passes its input's buffer on.
+        owner, kept = [], set()
+        for i, l in enumerate(L):
+            owner.append((owner[-1] if i else -1) if l.footprint.is_view else i)
+        for i, l in enumerate(L):
+            if i == len(L) - 1 or l.footprint.keeps_output or L[i + 1].footprint.keeps_input:
+                kept.add(owner[i])
+        alive = forward = base
+        for i, l in enumerate(L):
+            forward = max(forward, alive + l.footprint.forward_peak)
+            if l.footprint.is_view:
+                continue
+            alive += l.activation_bytes + l.cache_bytes
+            if i and owner[i - 1] not in kept and owner[i - 1] != -1:
+                alive -= L[owner[i - 1]].activation_bytes  # the input, no longer referenced
+        # The loss and backward: the caches live until the end; dscores is held by the loss,
+        # each later dout is freed once the layer below has turned it into its dx.
+        dout = L[-1].activation_bytes if L else 0
+        backward = alive + LOSS_ARRAYS[self.loss] * dout
+        alive += dout
+        freeable = False
+        for l in reversed(L):
+            backward = max(backward, alive + l.footprint.backward_peak)
+            if l.footprint.is_view:
+                continue
+            alive += l.input_grad_bytes + l.param_bytes - (dout if freeable else 0)
+            dout, freeable = l.input_grad_bytes, True
+        largest = max((l.largest_param_bytes for l in L), default=0)
+        update = base + param_bytes + UPDATE_TEMPORARIES[self.optimizer] * largest
+        return {"forward": forward, "backward": backward, "update": update}
 
     def by_type(self):
         """Forward and backward FLOPs per layer group, in network order of first appearance."""
@@ -230,13 +318,16 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
         layers, input_shape = network.layers, network.input_shape
         default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)
         name = getattr(network, "name", None) or type(network).__name__
+        loss = getattr(network, "loss_name", "softmax")
     else:
         layers, input_shape, spec = build_layers(network)
         default_dtype, default_batch, name = spec.get("dtype", "float32"), spec.get("batch", 32), spec.get("name")
+        loss = spec.get("loss", "softmax")
+    check_choice("loss", loss, tuple(LOSS_ARRAYS))
     dtype = np.dtype(dtype or default_dtype).name
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     batch = int(batch or default_batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name)
+    return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)

@@ -6,7 +6,7 @@ One module per layer family; each holds the kernels and the layer class together
 
 from .activations import ReLU, Sigmoid, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
 from .affine import Affine, affine_backward, affine_forward
-from .base import Layer
+from .base import Footprint, Layer
 from .flatten import Flatten, flatten_backward, flatten_forward
 from .losses import LOSSES, mse_loss, softmax_loss, svm_loss
 from .dropout import Dropout, dropout_backward, dropout_forward

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_float_array, check_shape
-from .base import Layer
+from .base import Footprint, Layer
 
 
 def relu_forward(x):
@@ -59,6 +59,11 @@ class ReLU(Layer):
         n = _elements(input_shape)
         return LayerFlops(forward=Ops(cmp=n), backward_input=Ops(mul=n))
 
+    def footprint(self, input_shape, itemsize):
+        # forward: the output; backward: the boolean mask x > 0 (1 byte each) and dx. The cache is x.
+        n = _elements(input_shape)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
+
     def forward(self, x, params, mode="train"):
         return relu_forward(x)
 
@@ -75,6 +80,12 @@ class Sigmoid(Layer):
         return LayerFlops(forward=Ops(add=2 * n, special=n, div=n), backward_input=Ops(mul=2 * n, add=n))
 
     walkthrough_flops = exact_flops  # seed 001 has no sigmoid; its exact count stands in
+
+    def footprint(self, input_shape, itemsize):
+        # forward: -x beside exp(-x), then 1 + e (reusing it) beside the output; backward: dout * s
+        # beside 1 - s, their product reusing the first as dx. The cache is the output.
+        n = _elements(input_shape)
+        return Footprint(forward_peak=2 * n * itemsize, backward_peak=2 * n * itemsize, keeps_output=True)
 
     def forward(self, x, params, mode="train"):
         return sigmoid_forward(x)

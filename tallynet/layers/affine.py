@@ -4,7 +4,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
-from .base import Layer, he_or_scaled_normal
+from .base import Footprint, Layer, he_or_scaled_normal
 
 
 def affine_forward(x, w, b):
@@ -95,6 +95,13 @@ class Affine(Layer):
 
     def macs(self, input_shape):
         return input_shape[0] * int(np.prod(input_shape[1:])) * self.units
+
+    def footprint(self, input_shape, itemsize):
+        # forward: the product x @ W beside the output (adding the broadcast bias cannot reuse
+        # the product); backward: dx, dW and db. The cache is x.
+        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
+        return Footprint(forward_peak=2 * N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
+                         keeps_input=True)
 
     def config(self):
         return {"units": self.units}

@@ -10,6 +10,8 @@ each layer its own entries, under local names such as ``"W"`` and ``"b"``.
 Shapes always include the batch dimension: ``(N, C, H, W)`` or ``(N, D)``.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..counts import LayerFlops
@@ -88,6 +90,18 @@ class Layer:
         its output and the input it references (im2col columns, masks, x_hat, ...)."""
         return 0
 
+    def footprint(self, input_shape, itemsize):
+        """:class:`Footprint` of the fast kernels' train-mode passes: what the cost model's
+        peak memory estimate needs to know beyond the sizes of outputs and caches.
+
+        The default assumes no temporaries: forward allocates its output and cache,
+        backward dx and the parameter gradients.
+        """
+        n, params = int(np.prod(input_shape)), sum(int(np.prod(s)) for s in self.param_shapes(input_shape).values())
+        out = int(np.prod(self.output_shape(input_shape)))
+        return Footprint(forward_peak=out * itemsize + self.cache_bytes(input_shape, itemsize),
+                         backward_peak=(n + params) * itemsize)
+
     # --- description ----------------------------------------------------------
     def config(self):
         """Hyperparameters as a dict, in spec-file form (``{}`` when there are none)."""
@@ -97,6 +111,33 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         name = f", name={self.name!r}" if self.name else ""
         return f"{type(self).__name__}({args}{name})"
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """How a layer's passes hold memory, in bytes (``Layer.footprint``).
+
+    - forward_peak: the most bytes the forward pass holds allocated at once, above
+      what existed before it: its output and cache included, and every temporary
+      (a padded copy, the GEMM result before its transposed copy, masks, ...)
+    - backward_peak: the same for backward, above dout and the cache: dx and the
+      parameter gradients included, and every temporary (im2col's dcols, ...)
+    - keeps_input: the cache references the input, so the previous layer's output
+      stays alive until this layer's backward
+    - keeps_output: the cache references the output itself
+    - is_view: the output is a view of the input and dx a view of dout (nothing allocated)
+
+    Temporaries of the size of a channel or a sample (means, variances) are left
+    out. Where NumPy reuses a temporary for the next operation's result (its
+    "temporary elision", done for arrays of 256 KB or more) the peaks assume it
+    does: they describe the large arrays that make up a peak.
+    """
+
+    forward_peak: int = 0
+    backward_peak: int = 0
+    keeps_input: bool = False
+    keeps_output: bool = False
+    is_view: bool = False
 
 
 def he_or_scaled_normal(rng, shape, fan_in, weight_scale, dtype):

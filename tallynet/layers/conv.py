@@ -24,7 +24,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
-from .base import Layer, he_or_scaled_normal
+from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
 
 
@@ -228,6 +228,22 @@ class Conv2d(Layer):
         # the im2col columns (K, M), kept as backward's stand-in for x
         _, K, M = self._gemm_sizes(input_shape)
         return K * M * itemsize
+
+    def footprint(self, input_shape, itemsize):
+        N, C, H, W = image_shape(self.kind, input_shape)
+        F, K, M = self._gemm_sizes(input_shape)
+        n = N * C * H * W
+        padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad) if self.pad else 0
+        # The (F, N H' W') GEMM result is reordered into (N, F, H', W') by a copy, and dout back
+        # into (F, N H' W') by another; with N = 1 or F = 1 the reorder is a free view.
+        reorder = F * M if N > 1 and F > 1 else 0
+        # forward: the padded input beside the columns while im2col runs, then the columns
+        # beside the GEMM result and its reordered copy (the output)
+        forward = K * M + max(padded, F * M + reorder)
+        # backward: dout reordered, dW, dcols (K, M), col2im's (padded) dx buffer and, with
+        # padding, dx copied out of it; db
+        backward = reorder + F * K + K * M + (padded + n if self.pad else n) + (F if self.bias else 0)
+        return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize)
 
     def config(self):
         config = {"filters": self.filters, "kernel": kernel_spec(self.kh, self.kw),

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_keep_probability, check_shape
-from .base import MODES, Layer
+from .base import MODES, Footprint, Layer
 
 
 def _generator(dropout_param):
@@ -130,6 +130,13 @@ class Dropout(Layer):
     def cache_bytes(self, input_shape, itemsize):
         # the scaled mask, in x's dtype
         return int(np.prod(input_shape)) * itemsize
+
+    def footprint(self, input_shape, itemsize):
+        # forward: u, drawn in float64, beside the boolean u < p and its cast (which the
+        # division by p then reuses as the mask), later beside the mask and the output;
+        # backward: dx
+        n = int(np.prod(input_shape))
+        return Footprint(forward_peak=8 * n + max(n + n * itemsize, 2 * n * itemsize), backward_peak=n * itemsize)
 
     def config(self):
         return {"keep": self.keep}

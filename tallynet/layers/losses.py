@@ -76,3 +76,8 @@ def mse_loss(x, y, reduction="sum"):
 
 
 LOSSES = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
+
+#: arrays of the scores' size each loss holds at once, its gradient dx included (for the cost
+#: model's peak memory): softmax the shifted scores, the log-probabilities and dx; svm the
+#: margins, the positive-margin indicator and dx; mse x - y beside its square, later beside dx
+LOSS_ARRAYS = {"softmax": 3, "svm": 3, "mse": 2}

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_float_array, check_int, check_shape
-from .base import Layer
+from .base import Footprint, Layer
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
 
 
@@ -301,6 +301,21 @@ class MaxPool2d(_Pool2d):
             return 0
         return self._windows(input_shape)[0] * np.dtype(np.intp).itemsize
 
+    def footprint(self, input_shape, itemsize):
+        M, k = self._windows(input_shape)
+        n, index = int(np.prod(input_shape)), np.dtype(np.intp).itemsize
+        if not self.uses_col2im(input_shape):
+            # forward: the output, maxed in place; backward: dx, the pending copy of dout and
+            # one boolean hit mask at a time. The cache is x and the output.
+            return Footprint(forward_peak=M * itemsize, backward_peak=(n + M) * itemsize + M,
+                             keeps_input=True, keeps_output=True)
+        # forward: the columns (k, M) beside argmax's transposed contiguous copy of them and its
+        # result, then the columns beside the argmax, the column indices np.arange(M) and the
+        # output; backward: dcols beside the column indices, then beside col2im's dx
+        columns = k * M * itemsize
+        return Footprint(forward_peak=max(2 * columns + M * index, columns + 2 * M * index + M * itemsize),
+                         backward_peak=columns + max(M * index, n * itemsize))
+
 
 class AvgPool2d(_Pool2d):
     kind = "avgpool"
@@ -319,6 +334,13 @@ class AvgPool2d(_Pool2d):
         the division by k^2), and backward 1 per input element (scaling the gradient share)."""
         M, k = self._windows(input_shape)
         return LayerFlops(forward=Ops(add=M * (k - 1), div=M), backward_input=Ops(mul=int(np.prod(input_shape))))
+
+    def footprint(self, input_shape, itemsize):
+        # forward: the columns (k, M) (a transposed copy or im2col) and their mean; backward:
+        # dout / k, its k-fold repeat as columns and dx (a transposed copy or col2im)
+        M, k = self._windows(input_shape)
+        return Footprint(forward_peak=(k * M + M) * itemsize,
+                         backward_peak=(M + k * M + int(np.prod(input_shape))) * itemsize)
 
 
 class GlobalAvgPool(Layer):
@@ -340,6 +362,11 @@ class GlobalAvgPool(Layer):
         # backward 1 per input element (broadcasting and scaling by 1 / (H W)).
         N, C, H, W = image_shape(self.kind, input_shape)
         return LayerFlops(forward=Ops(add=N * C * (H * W - 1), div=N * C), backward_input=Ops(mul=N * C * H * W))
+
+    def footprint(self, input_shape, itemsize):
+        # forward: the output; backward: dout / (H W) and dx, its broadcast copied out
+        N, C, H, W = image_shape(self.kind, input_shape)
+        return Footprint(forward_peak=N * C * itemsize, backward_peak=(N * C + N * C * H * W) * itemsize)
 
     def forward(self, x, params, mode="train"):
         return global_avg_pool_forward(x)
