@@ -121,19 +121,23 @@ def cmd_train(args):
     return 0
 
 
+def _emit(report, fmt):
+    """Print a Summary or a Profile as a rich table, markdown, JSON or CSV."""
+    if fmt == "table":
+        _console().print(report.to_table())
+    else:
+        text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 # --- cost -------------------------------------------------------------------------
 def cmd_summary(args):
     from .cost import summary
 
     s = summary(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
-    if args.format == "table":
-        _console().print(s.to_table())
-    else:
-        sys.stdout.write({"markdown": s.to_markdown, "json": s.to_json, "csv": s.to_csv}[args.format]())
-        if args.format == "json":
-            sys.stdout.write("\n")
-    return 0
+    return _emit(s, args.format)
 
 
 def cmd_walkthrough(args):
@@ -153,13 +157,7 @@ def cmd_profile(args):
     from .profile import profile
 
     p = profile(_spec_or_preset(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
-    if args.format == "table":
-        _console().print(p.to_table())
-    else:
-        sys.stdout.write({"markdown": p.to_markdown, "json": p.to_json, "csv": p.to_csv}[args.format]())
-        if args.format == "json":
-            sys.stdout.write("\n")
-    return 0
+    return _emit(p, args.format)
 
 
 # --- gradcheck ------------------------------------------------------------------------

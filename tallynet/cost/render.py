@@ -7,6 +7,7 @@ import csv
 import html
 import io
 import json
+import sys
 
 from ..counts import KINDS
 
@@ -189,3 +190,38 @@ def to_rich_table(s):
                   fmt_bytes(t["activation_bytes"]), fmt_flops(t["forward_flops"]), fmt_flops(t["backward_flops"]),
                   "100.0")
     return table
+
+
+class Rendered:
+    """Mixin of the reports (Summary, Profile): every rendering, and Jupyter's display hooks.
+
+    Each method delegates to the function of the same name in ``_renderer``, the
+    module that lays out that report (this one by default).
+    """
+
+    _renderer = sys.modules[__name__]
+
+    def to_json(self, indent=2):
+        return self._renderer.to_json(self, indent)
+
+    def to_csv(self):
+        return self._renderer.to_csv(self)
+
+    def to_markdown(self):
+        return self._renderer.to_markdown(self)
+
+    def to_html(self):
+        return self._renderer.to_html(self)
+
+    def to_table(self):
+        """A rich ``Table`` (needs ``pip install 'tallynet[cli]'``)."""
+        return self._renderer.to_rich_table(self)
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def _repr_markdown_(self):
+        return self.to_markdown()
+
+    def __str__(self):
+        return self.to_markdown()

@@ -44,6 +44,7 @@ from ..layers.losses import LOSS_ARRAYS
 from ..models.sequential import layer_shapes
 from ..models.spec import DTYPES, build_layers
 from .conventions import get_convention
+from .render import Rendered
 
 #: optimizer state kept per trainable parameter, in parameter-sized arrays
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "rmsprop": 1, "adam": 2}
@@ -128,7 +129,7 @@ def display_names(layers):
     return names
 
 
-class Summary:
+class Summary(Rendered):
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
@@ -267,33 +268,6 @@ class Summary:
             "totals": self.totals(),
             "by_type": self.by_type(),
         }
-
-    # Renderers live in render.py; these delegate so a Summary is self-describing.
-    def to_json(self, indent=2):
-        from .render import to_json
-        return to_json(self, indent)
-
-    def to_csv(self):
-        from .render import to_csv
-        return to_csv(self)
-
-    def to_markdown(self):
-        from .render import to_markdown
-        return to_markdown(self)
-
-    def to_html(self):
-        from .render import to_html
-        return to_html(self)
-
-    def to_table(self):
-        from .render import to_rich_table
-        return to_rich_table(self)
-
-    def _repr_html_(self):
-        return self.to_html()
-
-    def _repr_markdown_(self):
-        return self.to_markdown()
 
     def __str__(self):
         return self.to_markdown()

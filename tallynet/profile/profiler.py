@@ -42,6 +42,8 @@ import numpy as np
 from .. import optim
 from ..counts import KINDS, LayerFlops, Ops
 from ..layers.losses import LOSSES
+from ..cost.render import Rendered
+from . import render
 from .counter import Counter, counting
 
 #: FLOP kinds a counter can see (``mac`` exists only under the ``macs`` convention)
@@ -149,7 +151,7 @@ def _kinds(ops):
     return {k: getattr(ops, k) for k in _COUNTED_KINDS}
 
 
-class Profile:
+class Profile(Rendered):
     """A profiled training step: per-layer :class:`LayerProfile` rows and whole-step totals.
 
     Attributes: ``layers``, ``summary`` (the cost model's :class:`~tallynet.cost.Summary`
@@ -159,6 +161,8 @@ class Profile:
     in bytes). Renders like a Summary: ``to_markdown()``, ``to_json()``, ``to_csv()``,
     ``to_html()``, ``to_table()`` (rich); in Jupyter it shows itself as HTML.
     """
+
+    _renderer = render
 
     def __init__(self, layers, summary, steps, gemm_peak, step_seconds, loss_flops, update_flops, measured_peaks):
         self.layers = layers
@@ -224,33 +228,6 @@ class Profile:
             "totals": self.totals(),
             "unknown_operations": self.unknown,
         }
-
-    # Renderers live in render.py, beside the Summary's.
-    def to_json(self, indent=2):
-        from .render import to_json
-        return to_json(self, indent)
-
-    def to_csv(self):
-        from .render import to_csv
-        return to_csv(self)
-
-    def to_markdown(self):
-        from .render import to_markdown
-        return to_markdown(self)
-
-    def to_html(self):
-        from .render import to_html
-        return to_html(self)
-
-    def to_table(self):
-        from .render import to_rich_table
-        return to_rich_table(self)
-
-    def _repr_html_(self):
-        return self.to_html()
-
-    def _repr_markdown_(self):
-        return self.to_markdown()
 
     def __str__(self):
         return self.to_markdown()
