@@ -89,16 +89,12 @@ def _normalize_forward(x, gamma, beta, eps, axes, stats=None):
     Returns ``(out, cache, mean, var)``: out in x's dtype, the module's cache
     tuple, and the statistics used, shaped to broadcast against x.
     """
-    if stats is None:
-        mean = x.mean(axis=axes, keepdims=True)
-        xmu = x - mean
-        squares = xmu * xmu
-        var = squares.mean(axis=axes, keepdims=True)
-    else:
-        mean, var = (_per_channel(s, x.ndim) for s in stats)
-        xmu = x - mean
-        squares = np.empty_like(xmu)
-        axes = None
+    if stats is not None:
+        return _normalize_with_constants(x, gamma, beta, eps, stats)
+    mean = x.mean(axis=axes, keepdims=True)
+    xmu = x - mean
+    squares = xmu * xmu
+    var = squares.mean(axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     # In place from here: x_hat overwrites x - mean and out overwrites the squares, so a
     # pass allocates two arrays of x's size, not five (fresh pages cost as much as the math).
@@ -109,11 +105,26 @@ def _normalize_forward(x, gamma, beta, eps, axes, stats=None):
     return out.astype(x.dtype, copy=False), cache, mean, var
 
 
+def _normalize_with_constants(x, gamma, beta, eps, stats):
+    """Test-mode batchnorm: with constant statistics the whole layer is one per-channel
+    affine map, out = x * scale + shift with scale = gamma / sqrt(var + eps) and
+    shift = beta - mean * scale: two passes over x instead of four. x_hat is not
+    kept; a backward pass through test mode recomputes it from x."""
+    mean, var = (_per_channel(s, x.ndim) for s in stats)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    scale = _per_channel(gamma, x.ndim) * inv_std
+    out = x * scale
+    out += _per_channel(beta, x.ndim) - mean * scale
+    return out.astype(x.dtype, copy=False), (x, mean, inv_std, None, gamma, None), mean, var
+
+
 def _scale_shift_grads(dout, cache):
     """dgamma = sum(dout * x_hat), dbeta = sum(dout), over every axis but axis 1."""
-    x, _, _, x_hat, gamma, _ = cache
+    x, mean, inv_std, x_hat, gamma, _ = cache
     check_float_array("dout", dout)
     check_shape("dout", dout, x.shape)
+    if x_hat is None:  # test mode keeps no x_hat (see _normalize_with_constants)
+        x_hat = (x - mean) * inv_std
     over = (0,) + tuple(range(2, x.ndim))
     dgamma = np.sum(dout * x_hat, axis=over).astype(gamma.dtype, copy=False)
     dbeta = np.sum(dout, axis=over).astype(gamma.dtype, copy=False)
