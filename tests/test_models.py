@@ -109,3 +109,14 @@ def test_wrong_input_shape_names_X():
 def test_shape_error_names_layer_index_and_type():
     with pytest.raises(ValueError, match=r"layer 2 \(conv\)"):
         Sequential([Flatten(), Affine(10), Conv2d(4, 3)], (3, 8, 8))
+
+
+def test_a_seeded_model_draws_the_same_dropout_masks_every_run():
+    from tallynet.models import from_spec
+
+    spec = {"input": [6], "layers": [{"affine": {"units": 20}}, "relu", {"dropout": {"keep": 0.5}},
+                                     {"affine": {"units": 3}}]}
+    X, y = rng.standard_normal((8, 6)), rng.integers(3, size=8)
+    runs = [[from_spec(spec, seed=s).loss(X, y)[0] for _ in range(2)] for s in (3, 3, 4)]
+    assert runs[0] == runs[1]          # same seed: the same weights and the same masks
+    assert runs[0] != runs[2]

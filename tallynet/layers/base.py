@@ -54,6 +54,10 @@ class Layer:
     def reset_state(self, input_shape, dtype):
         """Reset non-trainable state (running statistics) for this input shape."""
 
+    def seed_from(self, rng):
+        """Layers that draw random numbers and were given no seed of their own take their
+        generator from ``rng``, the model's, so that a seeded model trains reproducibly."""
+
     def get_state(self):
         """Non-trainable state as ``{name: array}``, for checkpoints."""
         return {}

@@ -102,6 +102,10 @@ class Dropout(Layer):
         """Restart the mask sequence from the seed."""
         self.rng = np.random.default_rng(self.seed)
 
+    def seed_from(self, rng):
+        if self.seed is None:
+            self.rng = np.random.default_rng(rng.integers(2 ** 63))
+
     def get_state(self):
         return {"rng": np.array(json.dumps(self.rng.bit_generator.state))}
 

@@ -42,7 +42,8 @@ class Sequential:
     - weight_scale: standard deviation of the initial weights, or ``"he"`` for
       sqrt(2 / fan_in)
     - dtype: dtype of parameters and computation (float32 to train, float64 to check)
-    - seed: seeds the weight initialisation (and nothing else)
+    - seed: seeds the weight initialisation and the generators of layers that draw
+      random numbers without a seed of their own (dropout)
 
     Parameters are named like the course's nets: ``W1, b1`` for the first layer
     with weights, ``gamma1, beta1`` for a normalization layer that follows it,
@@ -75,6 +76,7 @@ class Sequential:
                 self.params[keys[lname]] = local[lname]
             self.param_keys.append(keys)
             layer.reset_state(in_shape, self.dtype)
+            layer.seed_from(rng)
 
     # --- shapes ---------------------------------------------------------------
     def layer_shapes(self, batch=1):
