@@ -115,11 +115,14 @@ def conv_forward_fast(x, w, b, conv_param):
     conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
-    out = w.reshape(F, -1) @ cols  # (F, N H' W'): the one GEMM
-    if b is not None:
-        out += b[:, None]
-    out = out.reshape(F, N, out_h, out_w).transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(out, dtype=x.dtype), (x.shape, w, b, conv_param, cols)
+    rows = (w.reshape(F, -1) @ cols).reshape(F, N, out_h, out_w)  # (F, N H' W'): the one GEMM
+    # Reordering to (N, F, H', W') is a copy anyway: the bias add rides along with it.
+    out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
+    if b is None:
+        out[...] = rows.transpose(1, 0, 2, 3)
+    else:
+        np.add(rows.transpose(1, 0, 2, 3), b[None, :, None, None], out=out)
+    return out, (x.shape, w, b, conv_param, cols)
 
 
 def conv_backward_fast(dout, cache):
@@ -141,7 +144,7 @@ def conv_backward_fast(dout, cache):
     dw = (dout_rows @ cols.T).reshape(w.shape).astype(w.dtype, copy=False)
     dcols = (w.reshape(F, -1).T @ dout_rows).astype(cols.dtype, copy=False)
     dx = col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"])
-    db = None if b is None else dout.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+    db = None if b is None else dout_rows.sum(axis=1).astype(b.dtype, copy=False)
     return dx, dw, db
 
 
@@ -233,16 +236,19 @@ class Conv2d(Layer):
         N, C, H, W = image_shape(self.kind, input_shape)
         F, K, M = self._gemm_sizes(input_shape)
         n = N * C * H * W
-        padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad) if self.pad else 0
-        # The (F, N H' W') GEMM result is reordered into (N, F, H', W') by a copy, and dout back
-        # into (F, N H' W') by another; with N = 1 or F = 1 the reorder is a free view.
+        # im2col copies x into a padded channels-first buffer, col2im accumulates in one
+        # (with or without padding)
+        padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
+        # The (F, N H' W') GEMM result is copied into the (N, F, H', W') output (with the bias
+        # add); dout is reordered back into (F, N H' W') by a copy unless N = 1 or F = 1,
+        # where that is a free view.
         reorder = F * M if N > 1 and F > 1 else 0
         # forward: the padded input beside the columns while im2col runs, then the columns
         # beside the GEMM result and its reordered copy (the output)
-        forward = K * M + max(padded, F * M + reorder)
-        # backward: dout reordered, dW, dcols (K, M), col2im's (padded) dx buffer and, with
-        # padding, dx copied out of it; db
-        backward = reorder + F * K + K * M + (padded + n if self.pad else n) + (F if self.bias else 0)
+        forward = K * M + max(padded, 2 * F * M)
+        # backward: dout reordered, dW, dcols (K, M), col2im's padded channels-first buffer
+        # and dx copied out of it; db
+        backward = reorder + F * K + K * M + padded + n + (F if self.bias else 0)
         return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize)
 
     def config(self):
