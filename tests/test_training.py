@@ -122,3 +122,9 @@ def test_bad_spec_is_a_clear_cli_error(tmp_path, capsys):
 def test_resume_without_checkpoint_is_an_error(tmp_path, capsys):
     assert main(["train", SPEC, "--resume", "--out", str(tmp_path / "none")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_gradcheck_command_checks_every_parameter(capsys):
+    assert main(["gradcheck", os.path.join(EXAMPLES, "digits-cnn.yaml"), "--checks", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "W1" in out and "gamma3" in out and out.strip().endswith("OK")
