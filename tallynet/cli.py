@@ -166,6 +166,8 @@ def cmd_gradcheck(args):
     from .gradcheck import grad_check_sparse
 
     model = _model(args.spec, dtype=np.float64, seed=args.seed)
+    for layer in model.layers:
+        layer.fix_randomness(args.seed)  # dropout: one mask for every evaluation
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((args.batch,) + model.input_shape)
     y = rng.integers(model.output_shape[-1], size=args.batch)

@@ -195,3 +195,14 @@ def test_reset_state_restarts_from_the_seed():
     layer.forward(x, {}, "train")
     layer.reset_state((5, 5), np.float64)
     np.testing.assert_array_equal(layer.forward(x, {}, "train")[1][1], first)
+
+
+def test_fix_randomness_freezes_the_mask_and_keeps_a_given_seed():
+    x = normal((4, 5))
+    layer = Dropout(0.5)
+    layer.fix_randomness(7)
+    masks = [layer.forward(x, {}, "train")[1][1] for _ in range(2)]
+    np.testing.assert_array_equal(masks[0], masks[1])
+    own = Dropout(0.5, seed=3)
+    own.fix_randomness(7)
+    np.testing.assert_array_equal(own.forward(x, {}, "train")[1][1], Dropout(0.5, seed=3, fixed=True).forward(x, {}, "train")[1][1])

@@ -58,6 +58,10 @@ class Layer:
         """Layers that draw random numbers and were given no seed of their own take their
         generator from ``rng``, the model's, so that a seeded model trains reproducibly."""
 
+    def fix_randomness(self, seed):
+        """Make every call draw the same random numbers (from ``seed`` unless the layer has
+        its own), so that a numerical gradient check sees one deterministic function."""
+
     def get_state(self):
         """Non-trainable state as ``{name: array}``, for checkpoints."""
         return {}

@@ -106,6 +106,10 @@ class Dropout(Layer):
         if self.seed is None:
             self.rng = np.random.default_rng(rng.integers(2 ** 63))
 
+    def fix_randomness(self, seed):
+        self.seed = seed if self.seed is None else self.seed
+        self.fixed = True
+
     def get_state(self):
         return {"rng": np.array(json.dumps(self.rng.bit_generator.state))}
 
