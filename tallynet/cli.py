@@ -55,6 +55,7 @@ class _Metrics:
 def cmd_train(args):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from .checkpoint import save_checkpoint
     from .data import load
     from .plot import plot_training
     from .solver import Solver, TrainingDiverged
@@ -112,8 +113,11 @@ def cmd_train(args):
     plot = plot_training(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
                          os.path.join(out, "curves.png"), title=model.name)
     test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
+    # The Solver has restored the parameters of the best validation epoch: keep them apart
+    # from checkpoint_last.npz, which holds the last epoch's state for --resume.
+    best = save_checkpoint(os.path.join(out, "best.npz"), {"params": model.params, "model_state": model.get_state()})
     result = {"spec": args.spec, "data": args.data, "epochs": solver.epoch, "best_val_acc": solver.best_val_acc,
-              "test_acc": test_acc, "seconds": round(seconds, 2), "params": os.path.abspath(last)}
+              "test_acc": test_acc, "seconds": round(seconds, 2), "best_params": os.path.abspath(best)}
     with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     console.print(f"[bold green]test accuracy {test_acc:.4f}[/] (best val {solver.best_val_acc:.4f}) "

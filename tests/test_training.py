@@ -62,6 +62,12 @@ def test_digits_test_accuracy(tmp_path, spec, args, target):
     lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [l["epoch"] for l in lines] == list(range(1, result["epochs"] + 1))
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # best.npz holds the weights the test accuracy was measured with
+    model = from_spec(os.path.join(EXAMPLES, spec))
+    model.params = load_checkpoint(str(out / "best.npz"))["params"]
+    model.set_state(load_checkpoint(str(out / "best.npz"))["model_state"])
+    data = load_digits(seed=0)
+    assert np.mean(model.predict(data["X_test"]) == data["y_test"]) == pytest.approx(result["test_acc"])
 
 
 SPEC = os.path.join(EXAMPLES, "digits-fcnet.yaml")
