@@ -7,10 +7,16 @@ run them in float64, where h = 1e-5 leaves about 1e-10 of rounding error.
 import numpy as np
 
 
-def rel_error(x, y):
-    """max |x - y| / max(1e-8, |x| + |y|), elementwise: the course's relative error."""
+def rel_error(x, y, floor=1e-8):
+    """max |x - y| / max(floor, |x| + |y|), elementwise: the course's relative error.
+
+    ``floor`` keeps entries whose true value is near zero from dividing rounding noise
+    by nothing; the course uses 1e-8. For a whole parameter, a floor proportional to
+    its largest gradient (see :func:`grad_check_sparse`) judges every entry on the
+    scale of the parameter.
+    """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+    return float(np.max(np.abs(x - y) / np.maximum(floor, np.abs(x) + np.abs(y))))
 
 
 def _centered_differences(f, x, h, indices):
@@ -49,10 +55,11 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
-def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=True):
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=True, floor=1e-8):
     """Compare ``analytic_grad`` with the numerical gradient at ``num_checks`` random entries.
 
-    Returns the largest relative error seen; with ``verbose`` prints each comparison.
+    Returns the largest relative error seen (``floor`` as in :func:`rel_error`); with
+    ``verbose`` prints each comparison.
     """
     rng = np.random.default_rng(seed)
     indices = [tuple(int(rng.integers(m)) for m in x.shape) for _ in range(num_checks)]
@@ -60,7 +67,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     for ix, pos, neg in _centered_differences(f, x, h, indices):
         numeric = float((pos - neg) / (2 * h))
         analytic = analytic_grad[ix]
-        err = rel_error(numeric, analytic)
+        err = rel_error(numeric, analytic, floor)
         worst = max(worst, err)
         if verbose:
             print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {err:e}")

@@ -18,14 +18,19 @@ def _torch():
 def to_torch(model):
     """An ``nn.Sequential`` computing what ``model`` computes, with copies of its weights.
 
-    BatchNorm momentum is converted (PyTorch's ``momentum`` is 1 - tallynet's); an
+    BatchNorm momentum is converted (PyTorch's ``momentum`` is 1 - tallynet's) and its
+    running statistics are copied; layernorm becomes LayerNorm on features and
+    GroupNorm(1, C) on images; an
     affine layer becomes Flatten + Linear with the transposed weight matrix; a
     global average pool becomes AdaptiveAvgPool2d(1) + Flatten. Dropout keeps its
     rate but draws its own masks.
     """
     torch = _torch()
     nn = torch.nn
-    dtype = {np.float32: torch.float32, np.float64: torch.float64}[model.dtype]
+    dtypes = {np.float32: torch.float32, np.float64: torch.float64}
+    if model.dtype not in dtypes:
+        raise ValueError(f"to_torch: model dtype must be float32 or float64, got {np.dtype(model.dtype).name}")
+    dtype = dtypes[model.dtype]
     modules = []
     shapes = model.layer_shapes(batch=1)
     for layer, keys, in_shape in zip(model.layers, model.param_keys, shapes):
@@ -45,6 +50,15 @@ def to_torch(model):
         elif kind == "batchnorm":
             cls = nn.BatchNorm2d if len(in_shape) == 4 else nn.BatchNorm1d
             m = cls(in_shape[1], eps=layer.eps, momentum=1 - layer.momentum)
+            m.weight.data, m.bias.data = p["gamma"], p["beta"]
+            state = layer.get_state()
+            if state:
+                m.running_mean.data = torch.from_numpy(state["running_mean"].copy())
+                m.running_var.data = torch.from_numpy(state["running_var"].copy())
+            modules.append(m)
+        elif kind == "layernorm":
+            m = nn.GroupNorm(1, in_shape[1], eps=layer.eps) if len(in_shape) == 4 else nn.LayerNorm(in_shape[1],
+                                                                                                  eps=layer.eps)
             m.weight.data, m.bias.data = p["gamma"], p["beta"]
             modules.append(m)
         elif kind == "relu":

@@ -131,7 +131,7 @@ def bad_args():
         ("w rank", {"w": w[0]}, ValueError, r"^w must have 4 dimensions"),
         ("b rank", {"b": b[:, None]}, ValueError, r"^b must have 1 dimensions"),
         ("channels", {"w": w[:, :2]}, ValueError, r"^w has 2 input channels .* x has 3"),
-        ("b shape", {"b": b[:3]}, ValueError, r"^b has shape \(3,\), expected \(4\)"),
+        ("b shape", {"b": b[:3]}, ValueError, r"^b has shape \(3,\), expected \(4,\)"),
         ("window height", {"w": np.zeros((4, 3, 6, 3))}, ValueError, r"^x height: window of size 6"),
         ("window width", {"w": np.zeros((4, 3, 3, 8)), "conv_param": {"stride": 1, "pad": 1}},
          ValueError, r"^x width: window of size 8 is larger than the padded input \(5 \+ 2\*1 = 7\)"),

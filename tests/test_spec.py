@@ -60,6 +60,14 @@ def base_spec(*layers):
     ({"layers": ["relu"]}, r"missing required field 'input'"),
     ({"input": [3, 8, 8], "layers": ["relu"], "optimiser": "adam"}, r"unknown field 'optimiser'"),
     ({"input": [3, 8, 8], "layers": ["relu"], "loss": "hinge"}, r"loss"),
+    ({"input": [3, 8, 8], "layers": [{"conv": {"filters": 2, "kernel": 3}}]}, r"loss 'softmax' needs scores"),
+    ({"input": [3, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}], "batch": "abc"}, r"'batch' must be"),
+    ({"input": [3, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}], "reg": -1}, r"'reg' must be"),
+    ({"input": [3, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}], "seed": "x"}, r"'seed' must be"),
+    ({"input": [3, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}], "name": 5}, r"'name' must be"),
+    ({"input": [True, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}]}, r"'input' must be"),
+    ({"input": [3, 8, 8], "layers": ["flatten", {"affine": {"units": 2}}], "weight_scale": -1}, r"weight_scale"),
+    ({"model": "FullyConnectedNet", "input": [4], "hidden_dims": 12}, r"'hidden_dims' must be"),
 ])
 def test_broken_specs_name_layer_and_field(spec, pattern):
     with pytest.raises(SpecError, match=pattern):

@@ -47,11 +47,25 @@ def test_test_mode_scores_match_pytorch_eval():
     model = preset("seed-cnn", dtype=np.float64, seed=1)
     X = np.random.default_rng(1).standard_normal((3, 3, 32, 32))
     model.loss(X, np.zeros(3, dtype=np.int64))  # move the running statistics off their start
-    net = to_torch(model)
-    for layer, module in zip([l for l in model.layers if l.kind == "batchnorm"],
-                             [m for m in net if isinstance(m, torch.nn.BatchNorm2d)]):
-        module.running_mean.data = torch.from_numpy(layer.get_state()["running_mean"].copy())
-        module.running_var.data = torch.from_numpy(layer.get_state()["running_var"].copy())
+    net = to_torch(model)  # carries the running statistics over
     with torch.no_grad():
         ref = net.eval()(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(model.loss(X), ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape, layers", [
+    ((2, 6, 5), [{"conv": {"filters": 4, "kernel": 3}}, "layernorm", "relu", "flatten", {"affine": {"units": 10}}]),
+    ((12,), [{"affine": {"units": 8}}, "layernorm", "sigmoid", {"affine": {"units": 10}}]),
+])
+def test_layernorm_nets_match_pytorch(shape, layers):
+    from tallynet.models import from_spec
+
+    model = from_spec({"input": list(shape), "layers": layers}, dtype=np.float64, seed=2)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3,) + shape)
+    y = rng.integers(10, size=3)
+    loss, grads = model.loss(X, y)
+    ref_loss, ref_grads = torch_grads(model, X, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    for ours, ref in zip(flat_params_in_torch_order(model, grads), ref_grads):
+        np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)

@@ -134,3 +134,30 @@ def test_gradcheck_command_checks_every_parameter(capsys):
     assert main(["gradcheck", os.path.join(EXAMPLES, "digits-cnn.yaml"), "--checks", "3"]) == 0
     out = capsys.readouterr().out
     assert "W1" in out and "gamma3" in out and out.strip().endswith("OK")
+
+
+@pytest.mark.parametrize("spec, pattern", [
+    ("seed-cnn", r"samples have shape \(1, 8, 8\) but the spec's input is \(3, 32, 32\)"),
+    ({"input": [1, 8, 8], "layers": [{"affine": {"units": 10}}], "loss": "mse"}, r"trains classifiers"),
+    ({"input": [1, 8, 8], "layers": [{"affine": {"units": 5}}]}, r"10 classes but the spec's last layer has 5"),
+])
+def test_train_refuses_data_the_model_cannot_take(tmp_path, capsys, spec, pattern):
+    import re
+
+    import yaml
+
+    if isinstance(spec, dict):
+        path = tmp_path / "net.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        spec = str(path)
+    assert main(["train", spec, "--out", str(tmp_path / "o")]) == 2
+    assert re.search(pattern, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["summary", "seed-cnn", "--batch", "0"], ["train", SPEC, "--epochs", "0"],
+                                  ["gradcheck", SPEC, "--checks", "-2"]])
+def test_counts_below_one_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be an integer >= 1" in capsys.readouterr().err

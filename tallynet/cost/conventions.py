@@ -27,7 +27,7 @@ layer, whose module holds each count beside the kernel it describes:
 
 A convention of your own::
 
-    class NoBiasAdds(Convention):
+    class TwoPerMacConvs(Convention):
         name = "mine"
         description = "exact, but a conv costs 2 FLOPs per MAC"
         def flops(self, layer, input_shape):
@@ -36,7 +36,7 @@ A convention of your own::
                 return LayerFlops(Ops(mul=m, add=m), Ops(mul=m, add=m), Ops(mul=m, add=m))
             return EXACT.flops(layer, input_shape)
 
-    summary(model, convention=NoBiasAdds())
+    summary(model, convention=TwoPerMacConvs())
 """
 
 from ..counts import LayerFlops, Ops

@@ -22,7 +22,7 @@ def fmt_bytes(n):
     if n >= 1024 ** 2:
         return f"{n / 1024 ** 2:.2f} MB".replace(".00 MB", ".0 MB")
     if n >= 1024:
-        return f"{n / 1024:.3g} KB"
+        return f"{n / 1024:.3g} KB" if n < 1000 * 1024 else f"{n / 1024:.0f} KB"
     return f"{n} B"
 
 

@@ -33,6 +33,7 @@ Left out: L2 regularization's gradient additions and arrays of the size of a
 channel or a sample.
 """
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -286,7 +287,7 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZER_STATE)}, got {optimizer!r}")
     convention = get_convention(convention)
-    if isinstance(network, str) and network in PRESETS:
+    if isinstance(network, str) and network in PRESETS and not os.path.exists(network):
         network = PRESETS[network]
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
         layers, input_shape = network.layers, network.input_shape
@@ -301,7 +302,7 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     dtype = np.dtype(dtype or default_dtype).name
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    batch = int(batch or default_batch)
+    batch = int(default_batch if batch is None else batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)

@@ -35,7 +35,7 @@ def check_shape(name, x, expected):
         e is None or e == s for s, e in zip(x.shape, expected)
     )
     if not ok:
-        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
         raise ValueError(f"{name} has shape {x.shape}, expected {want}")
     return x
 

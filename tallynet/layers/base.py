@@ -156,7 +156,7 @@ def he_or_scaled_normal(rng, shape, fan_in, weight_scale, dtype):
     """
     if weight_scale == "he":
         std = np.sqrt(2.0 / fan_in)
-    elif isinstance(weight_scale, (int, float)) and not isinstance(weight_scale, bool):
+    elif isinstance(weight_scale, (int, float)) and not isinstance(weight_scale, bool) and weight_scale > 0:
         std = float(weight_scale)
     else:
         raise ValueError(f"weight_scale must be a positive number or 'he', got {weight_scale!r}")

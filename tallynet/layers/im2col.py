@@ -114,6 +114,8 @@ def im2col(x, kh, kw, stride, pad):
     (see the module docstring for the layout). Costs kh * kw slice copies.
     """
     N, C, H, W = x.shape
+    check_int("pad", pad, 0)
+    check_int("stride", stride, 1)
     out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
     xp = _padded_channels_first(x, pad)
     cols = np.empty((C, kh, kw, N, out_h, out_w), dtype=x.dtype)

@@ -61,6 +61,9 @@ class Sequential:
         self.params = {}
         self.param_keys = []  # per layer: {local name: key in self.params}
         shapes = self.layer_shapes(batch=1)
+        if self.loss_name != "mse" and len(shapes[-1]) != 2:
+            raise ValueError(f"loss {loss!r} needs scores of shape (N, classes), but the last layer outputs "
+                             f"{shapes[-1]}: end the network with an affine layer")
         rng = np.random.default_rng(seed)
         index = 0
         for layer, in_shape in zip(self.layers, shapes):

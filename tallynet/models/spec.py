@@ -100,13 +100,36 @@ def parse_layer(index, entry):
         raise SpecError(f"layer {index} ({kind}): {err}") from None
 
 
+def _check_fields(spec):
+    """The model-level fields' types; errors name the field, the value and what was expected."""
+    def bad(field, expected):
+        raise SpecError(f"spec: field {field!r} must be {expected}, got {spec[field]!r}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if "batch" in spec and not (is_int(spec["batch"]) and spec["batch"] >= 1):
+        bad("batch", "an integer >= 1")
+    if "reg" in spec and not (isinstance(spec["reg"], (int, float)) and not isinstance(spec["reg"], bool)
+                              and spec["reg"] >= 0):
+        bad("reg", "a number >= 0")
+    if "seed" in spec and spec["seed"] is not None and not (is_int(spec["seed"]) and spec["seed"] >= 0):
+        bad("seed", "an integer >= 0")
+    if "name" in spec and not isinstance(spec["name"], str):
+        bad("name", "a string")
+    if "hidden_dims" in spec and not (isinstance(spec["hidden_dims"], list)
+                                      and all(is_int(h) and h >= 1 for h in spec["hidden_dims"])):
+        bad("hidden_dims", "a list of integers >= 1")
+
+
 def _input_shape(spec):
     shape = spec.get("input")
     if shape is None:
         raise SpecError("spec: missing required field 'input' (the shape of one sample, e.g. [3, 32, 32])")
     if isinstance(shape, int):
         shape = [shape]
-    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and d > 0 for d in shape):
+    if not isinstance(shape, (list, tuple)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise SpecError(f"spec: field 'input' must be a list of positive integers, got {shape!r}")
     return tuple(shape)
 
@@ -133,6 +156,7 @@ def build_layers(spec, seed=None):
     nothing to describe. Returns ``(layers, input_shape, spec_dict)``.
     """
     spec, is_fcnet = _read(spec)
+    _check_fields(spec)
     shape = _input_shape(spec)
     seed = spec.get("seed") if seed is None else seed
     try:

@@ -103,7 +103,9 @@ for _kind, _names in {
     for _name in _names:
         _UFUNC_KIND[getattr(np, _name)] = _kind
 #: ufuncs that do more than one operation per output element: np.clip's ufunc (a max and a min)
-_UFUNC_OPS_PER_ELEMENT = {np._core.umath.clip: ("cmp", 2)}
+# np.clip's ufunc lives in np._core (NumPy 2) or np.core (NumPy 1)
+_umath = np._core.umath if hasattr(np, "_core") else np.core.umath
+_UFUNC_OPS_PER_ELEMENT = {_umath.clip: ("cmp", 2)}
 #: generalized ufuncs that contract the last axis of their first operand
 _CONTRACTIONS = {getattr(np, n) for n in ("matmul", "vecdot", "matvec", "vecmat") if hasattr(np, n)}
 

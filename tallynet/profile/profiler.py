@@ -238,7 +238,7 @@ def _local_params(model, keys):
     return {local: model.params[key] for local, key in keys.items()}
 
 
-def _random_batch(model, batch, rng):
+def random_batch(model, batch, rng):
     """A batch of standard normal inputs and matching targets (class labels, or values for mse)."""
     X = rng.standard_normal((batch,) + model.input_shape).astype(model.dtype)
     out_shape = model.layer_shapes(batch)[-1]
@@ -453,11 +453,11 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     gemm_peak = gemm_peak_gflops() if gemm_peak is None else float(gemm_peak)
     model = _build(network, seed, dtype)
-    batch = int(batch or getattr(model, "batch", None) or 32)
+    batch = int(getattr(model, "batch", 32) if batch is None else batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     s = summary(model, batch=batch)
-    X, y = _random_batch(model, batch, np.random.default_rng(seed))
+    X, y = random_batch(model, batch, np.random.default_rng(seed))
 
     fwd_s, bwd_s = _time_layers(model, X, y, steps)
     step_seconds = statistics.median(_seconds(lambda: _sgd_step(model, X, y)) for _ in range(steps))
