@@ -142,7 +142,8 @@ def test_other_bad_input_names_the_argument():
 # --- layer ------------------------------------------------------------------------
 def test_layer_matches_kernel_and_is_deterministic_with_a_seed():
     layer = Dropout(keep=0.6, seed=11, name="drop")
-    assert layer.kind == "dropout" and layer.config() == {"keep": 0.6}
+    assert layer.kind == "dropout" and layer.config() == {"keep": 0.6, "seed": 11}
+    assert Dropout(**Dropout(0.5, seed=3, fixed=True).config()).fixed  # the config round-trips
     assert layer.param_names == () and layer.param_shapes((4, 5)) == {}
     assert layer.output_shape((4, 3, 2, 2)) == (4, 3, 2, 2)
     x, dout = normal((4, 5)), normal((4, 5), seed=1)

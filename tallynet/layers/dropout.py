@@ -147,4 +147,9 @@ class Dropout(Layer):
         return Footprint(forward_peak=8 * n + max(n + n * itemsize, 2 * n * itemsize), backward_peak=n * itemsize)
 
     def config(self):
-        return {"keep": self.keep}
+        config = {"keep": self.keep}
+        if self.seed is not None:
+            config["seed"] = self.seed
+        if self.fixed:
+            config["fixed"] = True
+        return config
