@@ -12,14 +12,13 @@ counted FLOPs, then one JSON line with the numbers.
 
 import argparse
 import json
-import os
 import statistics
 import time
 
 import numpy as np
 
 from tallynet import optim
-from tallynet.models import PRESETS, from_spec, preset
+from tallynet.models import from_spec, resolve_spec
 from tallynet.profile import Counter, counting
 
 
@@ -53,8 +52,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    model = preset(args.spec, seed=0) if args.spec in PRESETS and not os.path.exists(args.spec) else from_spec(
-        args.spec, seed=0)
+    model = from_spec(resolve_spec(args.spec), seed=0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch,) + model.input_shape).astype(model.dtype)
     y = rng.integers(model.output_shape[-1], size=args.batch)

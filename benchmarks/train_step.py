@@ -21,11 +21,7 @@ import time
 import numpy as np
 
 from tallynet import optim
-from tallynet.models import PRESETS, from_spec, preset
-
-
-def build(spec, seed):
-    return preset(spec, seed=seed) if spec in PRESETS and not os.path.exists(spec) else from_spec(spec, seed=seed)
+from tallynet.models import from_spec, resolve_spec
 
 
 def tallynet_step(model, configs):
@@ -55,7 +51,7 @@ def quartiles(times):
 
 
 def run(spec, batch, repeats, threads, torch):
-    model = build(spec, seed=0)
+    model = from_spec(resolve_spec(spec), seed=0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch,) + model.input_shape).astype(np.float32)
     y = rng.integers(model.output_shape[-1], size=batch)

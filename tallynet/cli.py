@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from .models import from_spec, resolve_spec
+
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
 
@@ -36,15 +38,7 @@ def _check_fits(model, data):
 
 
 def _model(spec, **kwargs):
-    from .models import PRESETS, from_spec, preset
-
-    return preset(spec, **kwargs) if spec in PRESETS and not os.path.exists(spec) else from_spec(spec, **kwargs)
-
-
-def _spec_or_preset(spec):
-    from .models import PRESETS
-
-    return PRESETS[spec] if spec in PRESETS and not os.path.exists(spec) else spec
+    return from_spec(resolve_spec(spec), **kwargs)
 
 
 def _console(stderr=False):
@@ -162,7 +156,7 @@ def _emit(report, fmt):
 def cmd_summary(args):
     from .cost import summary
 
-    s = summary(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
+    s = summary(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
     return _emit(s, args.format)
 
@@ -170,7 +164,7 @@ def cmd_summary(args):
 def cmd_walkthrough(args):
     from .cost.walkthrough import walkthrough
 
-    text = walkthrough(_spec_or_preset(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
+    text = walkthrough(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -183,7 +177,7 @@ def cmd_walkthrough(args):
 def cmd_profile(args):
     from .profile import profile
 
-    p = profile(_spec_or_preset(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
+    p = profile(resolve_spec(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
     return _emit(p, args.format)
 
 

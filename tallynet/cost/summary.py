@@ -33,7 +33,6 @@ Left out: L2 regularization's gradient additions and arrays of the size of a
 channel or a sample.
 """
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -282,13 +281,12 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     - dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (default: the model's); changes the bytes
     - optimizer: ``"sgd"``, ``"momentum"``, ``"rmsprop"`` or ``"adam"``: sizes the optimizer state
     """
-    from ..models.presets import PRESETS
+    from ..models.presets import resolve_spec
 
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZER_STATE)}, got {optimizer!r}")
     convention = get_convention(convention)
-    if isinstance(network, str) and network in PRESETS and not os.path.exists(network):
-        network = PRESETS[network]
+    network = resolve_spec(network)
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
         layers, input_shape = network.layers, network.input_shape
         default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)

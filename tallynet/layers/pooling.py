@@ -145,6 +145,24 @@ def max_pool_forward_fast(x, pool_param):
     return out, ("im2col", x.shape, x.dtype, pool_param, argmax)
 
 
+def _check_dout(dout, x_shape, pool_param):
+    check_shape("dout", dout, (x_shape[0], x_shape[1], *_output_size(x_shape, pool_param)))
+
+
+def _max_pool_backward_tiles(dout, x, out, pool_param):
+    """The tiling path of :func:`max_pool_backward_fast` (see its docstring)."""
+    _check_dout(dout, x.shape, pool_param)
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    dx = np.empty_like(x)
+    dviews = _tile_views(dx, ph, pw)
+    pending = dout.astype(x.dtype)  # a copy: it is consumed in place
+    for view, dview in zip(_tile_views(x, ph, pw)[:-1], dviews[:-1]):
+        np.multiply(pending, view == out, out=dview)
+        pending -= dview
+    dviews[-1][...] = pending
+    return dx
+
+
 def max_pool_backward_fast(dout, cache):
     """Backward pass of :func:`max_pool_forward_fast`: each window's dout goes to its first maximum.
 
@@ -157,21 +175,10 @@ def max_pool_backward_fast(dout, cache):
     Per window: k - 1 comparisons, k - 1 multiplications by the 0/1 hit and k - 1
     subtractions, all exact. (Multiplying by a mask is about 6x faster than np.where.)
     """
-    method, pool_param = cache[0], cache[3]
-    x_shape = cache[1].shape if method == "reshape" else cache[1]
-    check_shape("dout", dout, (x_shape[0], x_shape[1], *_output_size(x_shape, pool_param)))
-    if method == "reshape":
-        _, x, out, _ = cache
-        ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-        dx = np.empty_like(x)
-        dviews = _tile_views(dx, ph, pw)
-        pending = dout.astype(x.dtype)  # a copy: it is consumed in place
-        for view, dview in zip(_tile_views(x, ph, pw)[:-1], dviews[:-1]):
-            np.multiply(pending, view == out, out=dview)
-            pending -= dview
-        dviews[-1][...] = pending
-        return dx
+    if cache[0] == "reshape":
+        return _max_pool_backward_tiles(dout, *cache[1:])
     _, x_shape, dtype, pool_param, argmax = cache
+    _check_dout(dout, x_shape, pool_param)
     dcols = np.zeros((pool_param["pool_height"] * pool_param["pool_width"], argmax.size), dtype=dtype)
     dcols[argmax, np.arange(argmax.size)] = dout.reshape(-1)
     return _from_columns(dcols, x_shape, pool_param, "im2col")
@@ -202,7 +209,7 @@ def avg_pool_backward(dout, cache):
     receives dout / (pool_height * pool_width), summed over the windows that cover it.
     """
     method, x_shape, dtype, pool_param = cache
-    check_shape("dout", dout, (x_shape[0], x_shape[1], *_output_size(x_shape, pool_param)))
+    _check_dout(dout, x_shape, pool_param)
     size = pool_param["pool_height"] * pool_param["pool_width"]
     share = (dout.reshape(1, -1) / size).astype(dtype, copy=False)
     return _from_columns(np.repeat(share, size, axis=0), x_shape, pool_param, method)

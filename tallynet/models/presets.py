@@ -5,6 +5,7 @@ keeps them equal.
 """
 
 import copy
+import os
 
 from .spec import from_spec
 
@@ -60,6 +61,14 @@ PRESETS = {
         "loss": "softmax",
     },
 }
+
+
+def resolve_spec(spec):
+    """A preset name as (a copy of) its spec dict; anything else, or a name that is also an
+    existing file, unchanged: so every command takes a preset name or a spec path."""
+    if isinstance(spec, str) and spec in PRESETS and not os.path.exists(spec):
+        return copy.deepcopy(PRESETS[spec])
+    return spec
 
 
 def preset(name, **kwargs):

@@ -93,7 +93,7 @@ class Sequential:
     # --- training -------------------------------------------------------------
     def _prepare_input(self, X):
         X = np.asarray(X)
-        if X.ndim < 1 or X.shape[1:] != self.input_shape:
+        if X.shape[1:] != self.input_shape:
             flat = int(np.prod(self.input_shape))
             if X.ndim >= 2 and int(np.prod(X.shape[1:])) == flat:
                 X = X.reshape((X.shape[0],) + self.input_shape)

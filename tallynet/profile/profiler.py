@@ -422,7 +422,7 @@ def _build(network, seed, dtype):
     """A private model: a copy of a model object, or one built from a spec, YAML path or preset name."""
     import os
 
-    from ..models import PRESETS, from_spec, preset
+    from ..models import from_spec, resolve_spec
 
     if hasattr(network, "layers") and hasattr(network, "params"):
         model = copy.deepcopy(network)
@@ -430,9 +430,7 @@ def _build(network, seed, dtype):
             raise ValueError(f"dtype {np.dtype(dtype).name} differs from the model's {np.dtype(model.dtype).name}; "
                              "build the model in that dtype instead")
         return model
-    if isinstance(network, str) and network in PRESETS and not os.path.exists(network):
-        return preset(network, dtype=dtype, seed=seed)
-    return from_spec(network, dtype=dtype, seed=seed)
+    return from_spec(resolve_spec(network), dtype=dtype, seed=seed)
 
 
 def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
