@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+import tallynet
 from tallynet import optim
 from tallynet.models import from_spec, resolve_spec
 
@@ -102,8 +103,17 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
+    tallynet.set_num_threads(args.threads)
+    try:  # NumPy's BLAS threads (threadpoolctl comes with scikit-learn, the [data] extra)
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads, user_api="blas")
+    except ImportError:
+        print("threadpoolctl not installed: BLAS uses its default number of threads")
     torch = None
     if not args.no_torch:
+        # PyTorch's OpenMP threads sleep between its calls instead of spinning against
+        # NumPy's work on the same cores (set before libgomp loads)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import torch
             torch.set_num_threads(args.threads)

@@ -21,13 +21,13 @@ def pool(ph, pw, stride):
 
 # (x shape, pool_param, path max_pool_forward_fast must take)
 CONFIGS = [
-    ((2, 3, 4, 6), pool(2, 2, 2), "reshape"),
-    ((1, 2, 6, 3), pool(3, 3, 3), "reshape"),
-    ((1, 2, 5, 5), pool(3, 3, 2), "im2col"),  # overlapping windows
-    ((2, 2, 4, 5), pool(2, 3, 1), "im2col"),  # non-square window, stride 1
-    ((2, 1, 5, 7), pool(2, 2, 2), "im2col"),  # last row and column under no window
-    ((1, 2, 4, 6), pool(2, 3, 2), "im2col"),  # tiles, but the window is not square
-    ((1, 2, 3, 2), pool(1, 1, 1), "reshape"),  # the identity
+    ((2, 3, 4, 6), pool(2, 2, 2), "tiles"),
+    ((1, 2, 6, 3), pool(3, 3, 3), "tiles"),
+    ((1, 2, 5, 5), pool(3, 3, 2), "columns"),  # overlapping windows
+    ((2, 2, 4, 5), pool(2, 3, 1), "columns"),  # non-square window, stride 1
+    ((2, 1, 5, 7), pool(2, 2, 2), "columns"),  # last row and column under no window
+    ((1, 2, 4, 6), pool(2, 3, 2), "columns"),  # tiles, but the window is not square
+    ((1, 2, 3, 2), pool(1, 1, 1), "tiles"),  # the identity
 ]
 CONFIG_IDS = [f"x{x}-{p['pool_height']}x{p['pool_width']}s{p['stride']}" for x, p, _ in CONFIGS]
 
@@ -68,9 +68,9 @@ def test_global_avg_pool_matches_numerical_gradient():
     assert rel_error(global_avg_pool_backward(dout, cache), dx_num) < 1e-7
 
 
-@pytest.mark.parametrize("x_shape, pool_param, path", CONFIGS + [((3, 4, 12, 10), pool(2, 2, 2), "reshape"),
-                                                                 ((3, 4, 11, 10), pool(3, 2, 2), "im2col")],
-                         ids=CONFIG_IDS + ["larger-reshape", "larger-im2col"])
+@pytest.mark.parametrize("x_shape, pool_param, path", CONFIGS + [((3, 4, 12, 10), pool(2, 2, 2), "tiles"),
+                                                                 ((3, 4, 11, 10), pool(3, 2, 2), "columns")],
+                         ids=CONFIG_IDS + ["larger-tiles", "larger-columns"])
 def test_max_pool_naive_and_fast_agree(x_shape, pool_param, path):
     x = np.random.default_rng(2).standard_normal(x_shape)
     out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
@@ -102,9 +102,9 @@ def test_constant_input_sends_each_window_gradient_to_its_top_left(impl, x_shape
 
 
 # Windows [[1, 5], [5, 2]] (tie at (0, 1) and (1, 0)) and [[0, 0], [0, 0]]; the extra
-# column in the second input only forces the im2col path and is under no window.
-TIE_INPUTS = {"reshape": [[1.0, 5.0, 0.0, 0.0], [5.0, 2.0, 0.0, 0.0]],
-              "im2col": [[1.0, 5.0, 0.0, 0.0, 9.0], [5.0, 2.0, 0.0, 0.0, 9.0]]}
+# column in the second input only forces the columns path and is under no window.
+TIE_INPUTS = {"tiles": [[1.0, 5.0, 0.0, 0.0], [5.0, 2.0, 0.0, 0.0]],
+              "columns": [[1.0, 5.0, 0.0, 0.0, 9.0], [5.0, 2.0, 0.0, 0.0, 9.0]]}
 
 
 @pytest.mark.parametrize("impl", MAX_IMPLS)

@@ -5,6 +5,7 @@ import numpy as np
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
 from .base import Footprint, Layer, he_or_scaled_normal
+from .im2col import to_channel_major
 
 
 def affine_forward(x, w, b):
@@ -15,6 +16,7 @@ def affine_forward(x, w, b):
     - b: biases of shape (M,)
 
     Returns ``(out, cache)``: out of shape (N, M), out = x_flat @ w + b; cache = (x, w, b).
+    x_flat is a view of a C-ordered x and a copy of a channel-major one.
     """
     check_float_array("x", x, min_ndim=2)
     check_float_array("w", w, ndim=2)
@@ -34,13 +36,16 @@ def affine_backward(dout, cache):
 
     Returns ``(dx, dw, db)`` of shapes x.shape, (D, M) and (M,):
     dx = dout @ w.T, dw = x_flat.T @ dout, db = sum of dout over the batch.
+    An image-shaped dx (N, C, H, W) is channel-major.
     """
     x, w, b = cache
     check_shape("dout", dout, (x.shape[0], w.shape[1]))
     N, D = x.shape[0], w.shape[0]
-    dx = (dout @ w.T).reshape(x.shape).astype(x.dtype, copy=False)
     dw = (x.reshape(N, D).T @ dout).astype(w.dtype, copy=False)
     db = dout.sum(axis=0).astype(b.dtype, copy=False)
+    dx = (dout @ w.T).reshape(x.shape).astype(x.dtype, copy=False)
+    if x.ndim == 4:  # images: back into channel-major memory (see tallynet.layers.im2col)
+        dx = to_channel_major(dx)
     return dx, dw, db
 
 
@@ -98,10 +103,12 @@ class Affine(Layer):
 
     def footprint(self, input_shape, itemsize):
         # forward: the product x @ W beside the output (adding the broadcast bias cannot reuse
-        # the product); backward: dx, dW and db. The cache is x.
+        # the product); backward: dx, dW and db. The cache is x. An image batch is channel-major
+        # in a model: flattening it is a copy in each pass, and dx is copied back.
         N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
-        return Footprint(forward_peak=2 * N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
-                         keeps_input=True)
+        images = N * D if len(input_shape) == 4 else 0
+        return Footprint(forward_peak=(2 * N * M + images) * itemsize,
+                         backward_peak=(N * D + D * M + M + images) * itemsize, keeps_input=True)
 
     def config(self):
         return {"units": self.units}

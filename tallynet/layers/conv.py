@@ -24,6 +24,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
+from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
 
@@ -107,7 +108,9 @@ def conv_forward_fast(x, w, b, conv_param):
 
     Same arguments and output as :func:`conv_forward_naive`:
     out = (w.reshape(F, K) @ cols + b) reshaped to (N, F, H', W'), where
-    cols = im2col(x) has shape (K, N H' W') with K = C kh kw (no "+ b" when b is None).
+    cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None).
+    The product's (F, H' W' N) rows are the output stored channel-major, so out is
+    a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
     Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
     the columns are all that backward needs of x.
@@ -115,14 +118,10 @@ def conv_forward_fast(x, w, b, conv_param):
     conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
-    rows = (w.reshape(F, -1) @ cols).reshape(F, N, out_h, out_w)  # (F, N H' W'): the one GEMM
-    # Reordering to (N, F, H', W') is a copy anyway: the bias add rides along with it.
-    out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
-    if b is None:
-        out[...] = rows.transpose(1, 0, 2, 3)
-    else:
-        np.add(rows.transpose(1, 0, 2, 3), b[None, :, None, None], out=out)
-    return out, (x.shape, w, b, conv_param, cols)
+    rows = w.reshape(F, -1) @ cols  # (F, H' W' N): the one GEMM
+    if b is not None:
+        elementwise(np.add, rows, rows, np.broadcast_to(b[:, None], rows.shape))
+    return rows.reshape(F, out_h, out_w, N).transpose(3, 0, 1, 2), (x.shape, w, b, conv_param, cols)
 
 
 def conv_backward_fast(dout, cache):
@@ -131,16 +130,17 @@ def conv_backward_fast(dout, cache):
     - dout: upstream derivative of shape (N, F, H', W')
     - cache: (x_shape, w, b, conv_param, cols) from :func:`conv_forward_fast`
 
-    With dout_rows = dout as (F, N H' W') (columns in the order of cols):
+    With dout_rows = dout as (F, H' W' N) (columns in the order of cols; a free view
+    when dout is channel-major, a copy otherwise):
     dw = dout_rows @ cols.T, dcols = w.reshape(F, K).T @ dout_rows, dx = col2im(dcols),
     db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
-    like :func:`conv_backward_naive`.
+    like :func:`conv_backward_naive`, dx channel-major.
     """
     x_shape, w, b, conv_param, cols = cache
     F, _, kh, kw = w.shape
     out_h, out_w = _output_size(x_shape, w, conv_param)
     check_shape("dout", dout, (x_shape[0], F, out_h, out_w))
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dout_rows = dout.transpose(1, 2, 3, 0).reshape(F, -1)
     dw = (dout_rows @ cols.T).reshape(w.shape).astype(w.dtype, copy=False)
     dcols = (w.reshape(F, -1).T @ dout_rows).astype(cols.dtype, copy=False)
     dx = col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"])
@@ -235,20 +235,15 @@ class Conv2d(Layer):
     def footprint(self, input_shape, itemsize):
         N, C, H, W = image_shape(self.kind, input_shape)
         F, K, M = self._gemm_sizes(input_shape)
-        n = N * C * H * W
         # im2col copies x into a padded channels-first buffer, col2im accumulates in one
-        # (with or without padding)
+        # (with or without padding); dx is a view of it
         padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
-        # The (F, N H' W') GEMM result is copied into the (N, F, H', W') output (with the bias
-        # add); dout is reordered back into (F, N H' W') by a copy unless N = 1 or F = 1,
-        # where that is a free view.
-        reorder = F * M if N > 1 and F > 1 else 0
         # forward: the padded input beside the columns while im2col runs, then the columns
-        # beside the GEMM result and its reordered copy (the output)
-        forward = K * M + max(padded, 2 * F * M)
-        # backward: dout reordered, dW, dcols (K, M), col2im's padded channels-first buffer
-        # and dx copied out of it; db
-        backward = reorder + F * K + K * M + padded + n + (F if self.bias else 0)
+        # beside the GEMM result, which is the output (channel-major, no reorder)
+        forward = K * M + max(padded, F * M)
+        # backward: dout is channel-major, so (F, H' W' N) is a view of it; dW, dcols (K, M)
+        # and col2im's padded buffer; db
+        backward = F * K + K * M + padded + (F if self.bias else 0)
         return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize)
 
     def config(self):

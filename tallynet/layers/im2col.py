@@ -3,21 +3,38 @@ hyperparameters, zero padding, and the im2col / col2im pair.
 
 Column layout
 -------------
-``im2col`` returns ``cols`` of shape ``(C * kh * kw, N * H' * W')``: one row per
+``im2col`` returns ``cols`` of shape ``(C * kh * kw, H' * W' * N)``: one row per
 (channel, kernel row, kernel column), in that order, and one column per
-(sample, output row, output column), in that order. It is built as a buffer of
-shape ``(C, kh, kw, N, H', W')`` and reshaped for free.
+(output row, output column, sample), in that order. It is built as a buffer of
+shape ``(C, kh, kw, H', W', N)`` and reshaped for free.
 
 Why this layout: the row order (c, i, j) is exactly ``w.reshape(F, C * kh * kw)``,
 so a convolution is the single GEMM ``w.reshape(F, -1) @ cols`` of shape
-(F, K) x (K, M) with K = C kh kw and M = N H' W': one large, contiguous matrix
+(F, K) x (K, M) with K = C kh kw and M = H' W' N: one large, contiguous matrix
 product, the shape BLAS is fastest on (a batched product over N would run N
-small ones instead). Filling it is one transposing copy of x into a padded
-(C, N, H, W) buffer, then kh * kw strided slice copies, each writing one
-contiguous (N, H', W') block per channel; col2im accumulates in that same
-channels-first layout and transposes once at the end. The price is one transpose of the
-(F, N, H', W') result into (N, F, H', W'), which costs O(F M) against the
-GEMM's O(F K M).
+small ones instead). Filling it is one copy of x into a zero-padded
+(C, H + 2 pad, W + 2 pad, N) buffer, then kh * kw slice copies, one per kernel
+offset (i, j). With the samples innermost, a slice of rows of a stride-1 window
+is a run of W' N contiguous values, not W' (8 for the last block of seed 001's
+CNN), so NumPy's inner loops are long and the copies run at memory speed.
+col2im adds back in that same layout. Both split the channels over threads
+(:mod:`._threads`).
+
+Channel-major memory
+--------------------
+The GEMM's result (F, H' W' N) already holds the output (N, F, H', W'):
+``result.reshape(F, H', W', N).transpose(3, 0, 1, 2)`` is the output with no
+copy. Every 4-D activation and gradient in a model is kept that way: shape
+(N, C, H, W), memory of a contiguous (C, H, W, N) array (:func:`channel_major`;
+cuda-convnet's layout), as PyTorch tensors keep a logical NCHW shape over other
+memory formats. Elementwise layers, batchnorm and pooling follow the layout of
+their input; convolutions and the layers that make 4-D arrays from scratch
+(global average pooling's, flatten's and affine's gradients) make them
+channel-major. So a convolution's forward needs no transpose of its output, its
+backward reads dout as (F, H' W' N) with no copy, and col2im returns a view of
+its buffer. Each channel is one contiguous block, which batchnorm needs and the
+threads split; pooling's strided windows read runs of N contiguous values.
+Kernels accept any layout; only their speed and temporaries depend on it.
 
 Windows that do not tile the padded input exactly are handled as in PyTorch:
 the last ``(H + 2 pad - kh) % stride`` rows (and likewise columns) are never
@@ -27,6 +44,7 @@ covered by a window, so they do not affect the output and get zero gradient.
 import numpy as np
 
 from ._checks import check_int, window_output_size
+from ._threads import split
 
 
 def window_param(params, params_name, key, minimum):
@@ -69,16 +87,18 @@ def pad_hw(x, pad):
     return xp
 
 
-def _padded_channels_first(x, pad):
-    """x (N, C, H, W) as a contiguous (C, N, H + 2 pad, W + 2 pad) array, zero-padded.
+def channel_major(shape, dtype):
+    """An uninitialised array of ``shape`` (N, C, H, W) stored channel-major: a transposed
+    view of a contiguous (C, H, W, N) array (see the module docstring)."""
+    N, C, H, W = shape
+    return np.empty((C, H, W, N), dtype=dtype).transpose(3, 0, 1, 2)
 
-    One transposing copy here lets each of im2col's kh kw slice copies move whole
-    contiguous (N, H', W') blocks per channel instead of transposing every time.
-    """
-    N, C, H, W = x.shape
-    xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    xp[:, :, pad:pad + H, pad:pad + W] = x.transpose(1, 0, 2, 3)
-    return xp
+
+def to_channel_major(a):
+    """A channel-major copy of ``a`` (N, C, H, W), for gradients made in C order from a reshape."""
+    out = channel_major(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def window_at(p, q, kh, kw, stride):
@@ -107,39 +127,46 @@ def _offset_slices(kh, kw, stride, out_h, out_w):
 def im2col(x, kh, kw, stride, pad):
     """Unfold the ``kh x kw`` windows of ``x`` into columns.
 
-    - x: (N, C, H, W); stride, pad: ints (pad zeros on each side of H and W)
+    - x: (N, C, H, W), any memory layout; stride, pad: ints (pad zeros on each side of H and W)
 
-    Returns ``cols`` of shape (C * kh * kw, N * H' * W') with
-    cols[(c, i, j), (n, p, q)] = x_padded[n, c, stride p + i, stride q + j]
+    Returns ``cols`` of shape (C * kh * kw, H' * W' * N) with
+    cols[(c, i, j), (p, q, n)] = x_padded[n, c, stride p + i, stride q + j]
     (see the module docstring for the layout). Costs kh * kw slice copies.
     """
     N, C, H, W = x.shape
     check_int("pad", pad, 0)
     check_int("stride", stride, 1)
     out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
-    xp = _padded_channels_first(x, pad)
-    cols = np.empty((C, kh, kw, N, out_h, out_w), dtype=x.dtype)
-    for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
-        cols[:, i, j] = xp[:, :, rows, columns]
-    return cols.reshape(C * kh * kw, N * out_h * out_w)
+    xp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
+    cols = np.empty((C, kh, kw, out_h, out_w, N), dtype=x.dtype)
+
+    def channels(s):
+        xp[s, pad:pad + H, pad:pad + W] = x[:, s].transpose(1, 2, 3, 0)
+        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
+            cols[s, i, j] = xp[s, rows, columns]
+    split(channels, C, x, cols)
+    return cols.reshape(C * kh * kw, out_h * out_w * N)
 
 
 def col2im(cols, x_shape, kh, kw, stride, pad):
     """Adjoint of :func:`im2col`: scatter-add columns back onto the input.
 
-    - cols: (C * kh * kw, N * H' * W'), laid out as :func:`im2col` returns
+    - cols: (C * kh * kw, H' * W' * N), laid out as :func:`im2col` returns
     - x_shape: (N, C, H, W) of the original, unpadded input
 
     Returns dx of shape ``x_shape`` and the dtype of ``cols``:
     dx[n, c, h, w] = sum of every cols entry that im2col copied from x[n, c, h, w]
     (overlapping windows add up; pixels under no window get 0). Costs kh * kw
-    strided slice additions.
+    slice additions into a zero-padded (C, H + 2 pad, W + 2 pad, N) buffer; dx is
+    a channel-major view of that buffer's interior, with no copy.
     """
     N, C, H, W = x_shape
     out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
-    blocks = cols.reshape(C, kh, kw, N, out_h, out_w)
-    # Accumulate channels first, as the columns are laid out, and transpose once at the end.
-    dxp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
-        dxp[:, :, rows, columns] += blocks[:, i, j]
-    return np.ascontiguousarray(dxp[:, :, pad:pad + H, pad:pad + W].transpose(1, 0, 2, 3))
+    blocks = cols.reshape(C, kh, kw, out_h, out_w, N)
+    dxp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
+
+    def channels(s):
+        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
+            dxp[s, rows, columns] += blocks[s, i, j]
+    split(channels, C, cols)
+    return dxp[:, pad:pad + H, pad:pad + W].transpose(3, 0, 1, 2)

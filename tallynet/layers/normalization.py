@@ -36,6 +36,7 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
+from ._threads import along, split
 from .base import MODES, Footprint, Layer
 
 
@@ -86,36 +87,56 @@ def _normalize_forward(x, gamma, beta, eps, axes, stats=None):
     - stats: ``None`` to compute them from x, or a ``(mean, var)`` pair of
       (x.shape[1],) vectors to use as constants instead (``axes`` is then unused)
 
-    Returns ``(out, cache, mean, var)``: out in x's dtype, the module's cache
-    tuple, and the statistics used, shaped to broadcast against x.
+    Returns ``(out, cache, mean, var)``: out in x's dtype and layout, the module's
+    cache tuple, and the statistics used, shaped to broadcast against x.
+
+    When axis 1 is not a statistics axis (batchnorm) every channel is independent:
+    the channels are split over threads (:mod:`._threads`), each part running the
+    whole computation on its own contiguous block of a channel-major x.
     """
     if stats is not None:
         return _normalize_with_constants(x, gamma, beta, eps, stats)
-    mean = x.mean(axis=axes, keepdims=True)
-    xmu = x - mean
-    squares = xmu * xmu
-    var = squares.mean(axis=axes, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    # In place from here: x_hat overwrites x - mean and out overwrites the squares, so a
-    # pass allocates two arrays of x's size, not five (fresh pages cost as much as the math).
-    x_hat = np.multiply(xmu, inv_std, out=xmu)
-    out = np.multiply(x_hat, _per_channel(gamma, x.ndim), out=squares)
-    out += _per_channel(beta, x.ndim)
-    cache = (x, mean, inv_std, x_hat, gamma, axes)
-    return out.astype(x.dtype, copy=False), cache, mean, var
+    x_hat, out = np.empty_like(x), np.empty_like(x)
+    stat_shape = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
+    mean, var, inv_std = (np.empty(stat_shape, dtype=x.dtype) for _ in range(3))
+
+    def channels(s):
+        part = along(1, s)
+        m = x[part].mean(axis=axes, keepdims=True)
+        # x_hat's buffer holds x - mean and out's its square first, so a pass allocates two
+        # arrays of x's size, not five (fresh pages cost as much as the math)
+        xmu = np.subtract(x[part], m, out=x_hat[part])
+        squares = np.multiply(xmu, xmu, out=out[part])
+        v = squares.mean(axis=axes, keepdims=True)
+        inv = 1.0 / np.sqrt(v + eps)
+        np.multiply(xmu, inv, out=xmu)
+        np.multiply(xmu, _per_channel(gamma[s], x.ndim), out=squares)
+        squares += _per_channel(beta[s], x.ndim)
+        mean[part], var[part], inv_std[part] = m, v, inv
+    if 1 in axes:  # layernorm: the statistics span the channels
+        channels(slice(None))
+    else:
+        split(channels, x.shape[1], x, out)
+    return out, (x, mean, inv_std, x_hat, gamma, axes), mean, var
 
 
 def _normalize_with_constants(x, gamma, beta, eps, stats):
     """Test-mode batchnorm: with constant statistics the whole layer is one per-channel
     affine map, out = x * scale + shift with scale = gamma / sqrt(var + eps) and
-    shift = beta - mean * scale: two passes over x instead of four. x_hat is not
-    kept; a backward pass through test mode recomputes it from x."""
+    shift = beta - mean * scale: two passes over x instead of four, split over
+    threads. x_hat is not kept; a backward pass through test mode recomputes it from x."""
     mean, var = (_per_channel(s, x.ndim) for s in stats)
     inv_std = 1.0 / np.sqrt(var + eps)
     scale = _per_channel(gamma, x.ndim) * inv_std
-    out = x * scale
-    out += _per_channel(beta, x.ndim) - mean * scale
-    return out.astype(x.dtype, copy=False), (x, mean, inv_std, None, gamma, None), mean, var
+    shift = _per_channel(beta, x.ndim) - mean * scale
+    out = np.empty_like(x)
+
+    def channels(s):
+        part = along(1, s)
+        np.multiply(x[part], scale[part], out=out[part])
+        out[part] += shift[part]
+    split(channels, x.shape[1], x, out)
+    return out, (x, mean, inv_std, None, gamma, None), mean, var
 
 
 def _scale_shift_grads(dout, cache):
@@ -163,22 +184,27 @@ def _batchnorm_backward_fused(dout, cache):
 
     Then mean(g) = gamma mean(dout) = gamma dbeta / M and mean(g x_hat) = gamma dgamma / M,
     so dx = (gamma inv_std) (dout - dbeta / M - x_hat dgamma / M): the parameter
-    gradients are reused and one scratch array of x's size does all the work.
+    gradients are reused and dx's own buffer does all the work. Channels are
+    independent, so they are split over threads as in the forward pass.
     """
     x, _, inv_std, x_hat, gamma, axes = cache
     check_float_array("dout", dout)
     check_shape("dout", dout, x.shape)
-    over = (0,) + tuple(range(2, x.ndim))
     M = x.size // x.shape[1]
-    scratch = dout * x_hat
-    dgamma = scratch.sum(axis=over)
-    dbeta = dout.sum(axis=over)
-    np.multiply(x_hat, _per_channel(dgamma / M, x.ndim), out=scratch)
-    scratch += _per_channel(dbeta / M, x.ndim)
-    np.subtract(dout, scratch, out=scratch)
-    scratch *= _per_channel(gamma, x.ndim) * inv_std
-    return (scratch.astype(x.dtype, copy=False), dgamma.astype(gamma.dtype, copy=False),
-            dbeta.astype(gamma.dtype, copy=False))
+    dx = np.empty_like(x)
+    dgamma, dbeta = (np.empty(gamma.shape, dtype=gamma.dtype) for _ in range(2))
+
+    def channels(s):
+        part = along(1, s)
+        scratch = np.multiply(dout[part], x_hat[part], out=dx[part])
+        dg, db = scratch.sum(axis=axes), dout[part].sum(axis=axes)
+        np.multiply(x_hat[part], _per_channel(dg / M, x.ndim), out=scratch)
+        scratch += _per_channel(db / M, x.ndim)
+        np.subtract(dout[part], scratch, out=scratch)
+        scratch *= _per_channel(gamma[s], x.ndim) * inv_std[part]
+        dgamma[s], dbeta[s] = dg, db
+    split(channels, x.shape[1], x, dout, dx)
+    return dx, dgamma, dbeta
 
 
 # --- batch normalization -------------------------------------------------------

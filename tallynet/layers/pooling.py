@@ -19,8 +19,9 @@ import numpy as np
 
 from ..counts import LayerFlops, Ops
 from ._checks import check_float_array, check_int, check_shape
+from ._threads import split
 from .base import Footprint, Layer
-from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
+from .im2col import channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
 
 
 def _check_pool_args(x, pool_param):
@@ -78,71 +79,78 @@ def max_pool_backward_naive(dout, cache):
     return dx
 
 
-# --- windows as columns (fast max pooling and average pooling) ----------------------
-# Both paths lay the windows out as columns, (pool_height * pool_width,
-# N * C * H' * W'), with the window's elements in row-major order down each column
-# and the columns in (n, c, p, q) order; they differ only in how they get there.
+# --- the two fast paths: tiles and columns ---------------------------------------------
+# Windows that tile x exactly (pool_height == pool_width == stride, H and W divisible)
+# are read as the k = ph pw strided views x[:, :, i::ph, j::pw], one per window element
+# in row-major order: no copy of x at all. Other windows (overlapping, or not covering
+# x) are laid out as im2col columns, each channel's windows in one block,
+# (C, k, H' W' N), and reduced over the window axis. Outputs and gradients are
+# channel-major (see tallynet.layers.im2col), as the columns are.
 
-def _columns_method(x_shape, pool_param):
-    """``"reshape"`` for disjoint square windows that tile the input exactly, else ``"im2col"``."""
+def _uses_tiles(x_shape, pool_param):
+    """Whether the windows tile x exactly: disjoint, square, and covering H and W."""
     ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    return "reshape" if ph == pw == s and x_shape[2] % ph == 0 and x_shape[3] % pw == 0 else "im2col"
-
-
-def _to_columns(x, pool_param, method):
-    """The pooling windows of x (N, C, H, W) as columns, (ph * pw, N * C * H' * W')."""
-    N, C, H, W = x.shape
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    if method == "reshape":
-        # (N, C, H', ph, W', pw) is a free view; one transpose copy brings the window axes first.
-        tiles = x.reshape(N, C, H // ph, ph, W // pw, pw)
-        return tiles.transpose(3, 5, 0, 1, 2, 4).reshape(ph * pw, -1)
-    # Each channel is pooled separately: treat it as a one-channel image.
-    return im2col(x.reshape(N * C, 1, H, W), ph, pw, pool_param["stride"], 0)
-
-
-def _from_columns(cols, x_shape, pool_param, method):
-    """Adjoint of :func:`_to_columns`: dx of ``x_shape`` from column gradients."""
-    N, C, H, W = x_shape
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    if method == "reshape":
-        tiles = cols.reshape(ph, pw, N, C, H // ph, W // pw)
-        return tiles.transpose(2, 3, 4, 0, 5, 1).reshape(x_shape)
-    return col2im(cols, (N * C, 1, H, W), ph, pw, pool_param["stride"], 0).reshape(x_shape)
+    return ph == pw == s and x_shape[2] % ph == 0 and x_shape[3] % pw == 0
 
 
 def _tile_views(a, ph, pw):
     """The ph pw strided views a[:, :, i::ph, j::pw] of tiled windows, in row-major (i, j) order."""
-    N, C, H, W = a.shape
-    tiles = a.reshape(N, C, H // ph, ph, W // pw, pw)
-    return [tiles[:, :, :, i, :, j] for i in range(ph) for j in range(pw)]
+    return [a[:, :, i::ph, j::pw] for i in range(ph) for j in range(pw)]
+
+
+def _window_columns(x, pool_param):
+    """The pooling windows of x (N, C, H, W) as im2col columns, one block per channel: (C, k, H' W' N)."""
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    return im2col(x, ph, pw, pool_param["stride"], 0).reshape(x.shape[1], ph * pw, -1)
+
+
+def _columns_to_input(dcols, x_shape, pool_param):
+    """Adjoint of :func:`_window_columns`: dx (channel-major) from (C, k, H' W' N) column gradients."""
+    return col2im(dcols.reshape(-1, dcols.shape[2]), x_shape, pool_param["pool_height"],
+                  pool_param["pool_width"], pool_param["stride"], 0)
+
+
+def _rows_as_output(rows, out_shape):
+    """(C, H' W' N) values, one per window, as the channel-major output (N, C, H', W') (a view)."""
+    N, C, H, W = out_shape
+    return rows.reshape(C, H, W, N).transpose(3, 0, 1, 2)
+
+
+def _output_as_rows(a):
+    """(N, C, H', W') as (C, H' W' N), the columns' order: a view when ``a`` is channel-major."""
+    return a.transpose(1, 2, 3, 0).reshape(a.shape[1], -1)
 
 
 def max_pool_forward_fast(x, pool_param):
     """Vectorized forward pass of max pooling; same arguments and output as the naive one.
 
-    Windows that tile x exactly (pool_height == pool_width == stride, sizes divisible)
-    take the fast path: out is the running ``np.maximum`` of the k = ph pw strided
-    views x[:, :, i::ph, j::pw] (k - 1 comparisons per output, like an argmax, but
-    with no transposed copy of x and no index array). Other windows are laid out as
-    im2col columns and reduced with argmax (the module's tie rule: first maximum).
+    Windows that tile x exactly take the fast path: out is the running ``np.maximum``
+    of the k = ph pw strided views x[:, :, i::ph, j::pw] (k - 1 comparisons per output,
+    like an argmax, but with no copy of x and no index array), channels split over
+    threads. Other windows are laid out as im2col columns and reduced with argmax
+    (the module's tie rule: first maximum).
 
-    Returns ``(out, cache)``: cache = ("reshape", x, out, pool_param) on the fast path,
-    whose backward finds each window's first maximum again by comparison; else
-    ("im2col", x.shape, x.dtype, pool_param, argmax) with argmax of shape (N C H' W',).
+    Returns ``(out, cache)``, out laid out like x on the fast path and channel-major
+    otherwise: cache = ("tiles", x, out, pool_param) on the fast path, whose backward
+    finds each window's first maximum again by comparison; else ("columns", x.shape,
+    x.dtype, pool_param, argmax) with argmax of shape (C, H' W' N).
     """
     pool_param, out_h, out_w = _check_pool_args(x, pool_param)
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    if _columns_method(x.shape, pool_param) == "reshape":
+    if _uses_tiles(x.shape, pool_param):
         views = _tile_views(x, ph, pw)
-        out = views[0].copy()
-        for view in views[1:]:
-            np.maximum(out, view, out=out)
-        return out, ("reshape", x, out, pool_param)
-    cols = _to_columns(x, pool_param, "im2col")
-    argmax = cols.argmax(axis=0)
-    out = cols[argmax, np.arange(cols.shape[1])].reshape(x.shape[0], x.shape[1], out_h, out_w)
-    return out, ("im2col", x.shape, x.dtype, pool_param, argmax)
+        out = np.empty_like(views[0])  # laid out like x
+
+        def channels(s):
+            out[:, s] = views[0][:, s]
+            for view in views[1:]:
+                np.maximum(out[:, s], view[:, s], out=out[:, s])
+        split(channels, x.shape[1], x, out)
+        return out, ("tiles", x, out, pool_param)
+    cols = _window_columns(x, pool_param)
+    argmax = cols.argmax(axis=1)
+    out = _rows_as_output(np.take_along_axis(cols, argmax[:, None], axis=1)[:, 0], (x.shape[0], x.shape[1], out_h, out_w))
+    return out, ("columns", x.shape, x.dtype, pool_param, argmax)
 
 
 def _check_dout(dout, x_shape, pool_param):
@@ -154,12 +162,15 @@ def _max_pool_backward_tiles(dout, x, out, pool_param):
     _check_dout(dout, x.shape, pool_param)
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     dx = np.empty_like(x)
-    dviews = _tile_views(dx, ph, pw)
-    pending = dout.astype(x.dtype)  # a copy: it is consumed in place
-    for view, dview in zip(_tile_views(x, ph, pw)[:-1], dviews[:-1]):
-        np.multiply(pending, view == out, out=dview)
-        pending -= dview
-    dviews[-1][...] = pending
+    views, dviews = _tile_views(x, ph, pw), _tile_views(dx, ph, pw)
+
+    def channels(s):
+        pending = dout[:, s].astype(x.dtype)  # a copy: it is consumed in place
+        for view, dview in zip(views[:-1], dviews[:-1]):
+            np.multiply(pending, view[:, s] == out[:, s], out=dview[:, s])
+            pending -= dview[:, s]
+        dviews[-1][:, s] = pending
+    split(channels, x.shape[1], x, dx)
     return dx
 
 
@@ -167,21 +178,24 @@ def max_pool_backward_fast(dout, cache):
     """Backward pass of :func:`max_pool_forward_fast`: each window's dout goes to its first maximum.
 
     - dout: upstream derivative of shape (N, C, H', W')
-    Returns dx of shape (N, C, H, W), in x's dtype.
+    Returns dx of shape (N, C, H, W), in x's dtype (laid out like x on the fast path,
+    channel-major otherwise).
 
     Fast path: walking the window's elements in row-major order, element e takes
     ``pending * (x_e == max)`` and that much leaves ``pending`` (the gradient not yet
     routed, so a tie's later elements get 0); the last element takes what is left.
     Per window: k - 1 comparisons, k - 1 multiplications by the 0/1 hit and k - 1
     subtractions, all exact. (Multiplying by a mask is about 6x faster than np.where.)
+    Otherwise dout is put at each window's argmax in zero columns, and col2im adds them up.
     """
-    if cache[0] == "reshape":
+    if cache[0] == "tiles":
         return _max_pool_backward_tiles(dout, *cache[1:])
     _, x_shape, dtype, pool_param, argmax = cache
     _check_dout(dout, x_shape, pool_param)
-    dcols = np.zeros((pool_param["pool_height"] * pool_param["pool_width"], argmax.size), dtype=dtype)
-    dcols[argmax, np.arange(argmax.size)] = dout.reshape(-1)
-    return _from_columns(dcols, x_shape, pool_param, "im2col")
+    dcols = np.zeros((argmax.shape[0], pool_param["pool_height"] * pool_param["pool_width"], argmax.shape[1]),
+                     dtype=dtype)
+    np.put_along_axis(dcols, argmax[:, None], _output_as_rows(dout)[:, None], axis=1)
+    return _columns_to_input(dcols, x_shape, pool_param)
 
 
 # --- average pooling ----------------------------------------------------------------
@@ -192,27 +206,43 @@ def avg_pool_forward(x, pool_param):
     - x: input of shape (N, C, H, W); pool_param as for max pooling
 
     Returns ``(out, cache)``: out of shape (N, C, H', W'), in x's dtype, with
-    out[n, c, p, q] = mean of x[n, c] over the window of (p, q);
-    cache = (method, x.shape, x.dtype, pool_param), method as in max pooling.
+    out[n, c, p, q] = mean of x[n, c] over the window of (p, q) (tiles: the sum of
+    the k strided views divided by k; otherwise the mean of im2col columns);
+    cache = (method, x.shape, x.dtype, pool_param), method "tiles" or "columns".
     """
     pool_param, out_h, out_w = _check_pool_args(x, pool_param)
-    method = _columns_method(x.shape, pool_param)
-    out = _to_columns(x, pool_param, method).mean(axis=0)
-    return out.reshape(x.shape[0], x.shape[1], out_h, out_w), (method, x.shape, x.dtype, pool_param)
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    if _uses_tiles(x.shape, pool_param):
+        views = _tile_views(x, ph, pw)
+        out = np.empty_like(views[0])
+        out[...] = views[0]
+        for view in views[1:]:
+            out += view
+        out /= ph * pw
+        return out, ("tiles", x.shape, x.dtype, pool_param)
+    out = _rows_as_output(_window_columns(x, pool_param).mean(axis=1), (x.shape[0], x.shape[1], out_h, out_w))
+    return out, ("columns", x.shape, x.dtype, pool_param)
 
 
 def avg_pool_backward(dout, cache):
     """Backward pass of average pooling.
 
     - dout: upstream derivative of shape (N, C, H', W')
-    Returns dx of shape (N, C, H, W), in x's dtype: every element of a window
-    receives dout / (pool_height * pool_width), summed over the windows that cover it.
+    Returns dx of shape (N, C, H, W), in x's dtype, channel-major: every element of a
+    window receives dout / (pool_height * pool_width), summed over the windows that cover it.
     """
     method, x_shape, dtype, pool_param = cache
     _check_dout(dout, x_shape, pool_param)
-    size = pool_param["pool_height"] * pool_param["pool_width"]
-    share = (dout.reshape(1, -1) / size).astype(dtype, copy=False)
-    return _from_columns(np.repeat(share, size, axis=0), x_shape, pool_param, method)
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    share = (dout / (ph * pw)).astype(dtype, copy=False)
+    if method == "tiles":
+        dx = channel_major(x_shape, dtype)
+        for view in _tile_views(dx, ph, pw):
+            view[...] = share
+        return dx
+    rows = _output_as_rows(share)
+    return _columns_to_input(np.broadcast_to(rows[:, None], (rows.shape[0], ph * pw, rows.shape[1])), x_shape,
+                             pool_param)
 
 
 def global_avg_pool_forward(x):
@@ -225,11 +255,13 @@ def global_avg_pool_forward(x):
 
 
 def global_avg_pool_backward(dout, cache):
-    """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W)."""
+    """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W),
+    channel-major (see :mod:`tallynet.layers.im2col`)."""
     x_shape, dtype = cache
     check_shape("dout", dout, x_shape[:2])
-    share = dout / (x_shape[2] * x_shape[3])
-    return np.broadcast_to(share[:, :, None, None], x_shape).astype(dtype)
+    dx = channel_major(x_shape, dtype)
+    dx[...] = (dout / (x_shape[2] * x_shape[3]))[:, :, None, None]
+    return dx
 
 
 # --- layers -----------------------------------------------------------------------
@@ -260,9 +292,9 @@ class _Pool2d(Layer):
         return int(np.prod(self.output_shape(input_shape))), self.kh * self.kw
 
     def uses_col2im(self, input_shape):
-        """Whether backward assembles dx with col2im (k additions per window) rather than
-        a free reshape: the windows overlap or do not tile the input exactly."""
-        return _columns_method(input_shape, self.pool_param) == "im2col"
+        """Whether the windows go through im2col columns, so that backward assembles dx with
+        col2im (k additions per window): they overlap or do not tile the input exactly."""
+        return not _uses_tiles(input_shape, self.pool_param)
 
     def _scatter_ops(self, input_shape):
         """col2im's additions in backward: each of the k M column entries is added into dx."""
@@ -316,12 +348,13 @@ class MaxPool2d(_Pool2d):
             # one boolean hit mask at a time. The cache is x and the output.
             return Footprint(forward_peak=M * itemsize, backward_peak=(n + M) * itemsize + M,
                              keeps_input=True, keeps_output=True)
-        # forward: the columns (k, M) beside argmax's transposed contiguous copy of them and its
-        # result, then the columns beside the argmax, the column indices np.arange(M) and the
-        # output; backward: dcols beside the column indices, then beside col2im's dx
+        # forward: im2col's zero-padded copy of x beside the columns (k, M), then the columns
+        # beside argmax's transposed contiguous copy of them and its result, then the columns,
+        # the argmax and the gathered maxima (the output); backward: dcols beside col2im's buffer
         columns = k * M * itemsize
-        return Footprint(forward_peak=max(2 * columns + M * index, columns + 2 * M * index + M * itemsize),
-                         backward_peak=columns + max(M * index, n * itemsize))
+        return Footprint(forward_peak=max(n * itemsize + columns, 2 * columns + M * index,
+                                          columns + M * index + M * itemsize),
+                         backward_peak=columns + n * itemsize)
 
 
 class AvgPool2d(_Pool2d):
@@ -331,7 +364,8 @@ class AvgPool2d(_Pool2d):
 
     def exact_flops(self, input_shape):
         # forward: the mean of each window, k - 1 additions and 1 division;
-        # backward: dout / k, 1 division per output (the repeat is a copy), then col2im or a reshape
+        # backward: dout / k, 1 division per output (spreading it over the windows is a copy),
+        # then col2im on columns
         M, k = self._windows(input_shape)
         return LayerFlops(forward=Ops(add=M * (k - 1), div=M),
                           backward_input=Ops(div=M) + self._scatter_ops(input_shape))
@@ -343,11 +377,14 @@ class AvgPool2d(_Pool2d):
         return LayerFlops(forward=Ops(add=M * (k - 1), div=M), backward_input=Ops(mul=int(np.prod(input_shape))))
 
     def footprint(self, input_shape, itemsize):
-        # forward: the columns (k, M) (a transposed copy or im2col) and their mean; backward:
-        # dout / k, its k-fold repeat as columns and dx (a transposed copy or col2im)
+        # tiles: forward the output, summed in place; backward dout / k and dx.
+        # columns: forward im2col's zero-padded copy of x beside the columns (k, M), then the
+        # columns beside their mean; backward dout / k, its k-fold copy as columns and col2im's dx
         M, k = self._windows(input_shape)
-        return Footprint(forward_peak=(k * M + M) * itemsize,
-                         backward_peak=(M + k * M + int(np.prod(input_shape))) * itemsize)
+        n = int(np.prod(input_shape))
+        if not self.uses_col2im(input_shape):
+            return Footprint(forward_peak=M * itemsize, backward_peak=(M + n) * itemsize)
+        return Footprint(forward_peak=(k * M + max(n, M)) * itemsize, backward_peak=(M + k * M + n) * itemsize)
 
 
 class GlobalAvgPool(Layer):
