@@ -441,3 +441,22 @@ def test_cli_profile_markdown_and_bad_spec(capsys):
     assert "| FC3 |" in capsys.readouterr().out
     assert main(["profile", "no-such-spec.yaml", "--steps", "1"]) == 2
     assert "tallynet profile: error" in capsys.readouterr().err
+
+
+def test_footprints_of_the_other_pooling_paths_flatten_and_affine_match_the_measured_peaks():
+    # average pooling on tiles, max and average pooling on im2col columns, flatten and
+    # affine on a channel-major image batch: each pass's temporaries, predicted and measured
+    spec = {"input": [8, 32, 32], "loss": "softmax",
+            "layers": [{"conv": {"filters": 16, "kernel": 3, "pad": 1}}, {"avgpool": {"kernel": 2}},
+                       {"maxpool": {"kernel": 3, "stride": 2}}, {"avgpool": {"kernel": 3, "stride": 2}},
+                       "flatten", {"affine": {"units": 10}}]}
+    p = profile(spec, batch=256, steps=1, gemm_peak=1.0)
+    checked = 0
+    for l in p.layers:
+        for predicted, measured in ((l.predicted_forward_peak_bytes, l.forward_peak_bytes),
+                                    (l.predicted_backward_peak_bytes, l.backward_peak_bytes)):
+            if predicted >= 2 ** 20:
+                checked += 1
+                assert abs(measured - predicted) <= 0.1 * predicted, (l.name, predicted, measured)
+    assert checked >= 6
+    _assert_peak_within(p)

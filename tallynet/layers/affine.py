@@ -5,7 +5,6 @@ import numpy as np
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
 from ._checks import check_float_array, check_int, check_shape
 from .base import Footprint, Layer, he_or_scaled_normal
-from .im2col import to_channel_major
 
 
 def affine_forward(x, w, b):
@@ -16,7 +15,7 @@ def affine_forward(x, w, b):
     - b: biases of shape (M,)
 
     Returns ``(out, cache)``: out of shape (N, M), out = x_flat @ w + b; cache = (x, w, b).
-    x_flat is a view of a C-ordered x and a copy of a channel-major one.
+    x_flat is a view of x, for a C-ordered x and for a channel-major one.
     """
     check_float_array("x", x, min_ndim=2)
     check_float_array("w", w, ndim=2)
@@ -36,17 +35,22 @@ def affine_backward(dout, cache):
 
     Returns ``(dx, dw, db)`` of shapes x.shape, (D, M) and (M,):
     dx = dout @ w.T, dw = x_flat.T @ dout, db = sum of dout over the batch.
-    An image-shaped dx (N, C, H, W) is channel-major.
+    dx is laid out like x: for a channel-major image batch (x_flat stored column by
+    column) it is computed as (w @ dout.T).T, the same products, so that reshaping it
+    back to x's shape is free.
     """
     x, w, b = cache
     check_shape("dout", dout, (x.shape[0], w.shape[1]))
     N, D = x.shape[0], w.shape[0]
-    dw = (x.reshape(N, D).T @ dout).astype(w.dtype, copy=False)
+    x_flat = x.reshape(N, D)
+    dw = (x_flat.T @ dout).astype(w.dtype, copy=False)
     db = dout.sum(axis=0).astype(b.dtype, copy=False)
-    dx = (dout @ w.T).reshape(x.shape).astype(x.dtype, copy=False)
-    if x.ndim == 4:  # images: back into channel-major memory (see tallynet.layers.im2col)
-        dx = to_channel_major(dx)
-    return dx, dw, db
+    if x_flat.flags.f_contiguous and not x_flat.flags.c_contiguous:
+        # a flattened channel-major image batch: make dx column by column too, as (D, N)
+        dx_flat = (w @ dout.T).T
+    else:
+        dx_flat = dout @ w.T
+    return dx_flat.reshape(x.shape).astype(x.dtype, copy=False), dw, db
 
 
 class Affine(Layer):
@@ -103,12 +107,10 @@ class Affine(Layer):
 
     def footprint(self, input_shape, itemsize):
         # forward: the product x @ W beside the output (adding the broadcast bias cannot reuse
-        # the product); backward: dx, dW and db. The cache is x. An image batch is channel-major
-        # in a model: flattening it is a copy in each pass, and dx is copied back.
+        # the product); backward: dx, dW and db. The cache is x.
         N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
-        images = N * D if len(input_shape) == 4 else 0
-        return Footprint(forward_peak=(2 * N * M + images) * itemsize,
-                         backward_peak=(N * D + D * M + M + images) * itemsize, keeps_input=True)
+        return Footprint(forward_peak=2 * N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
+                         keeps_input=True)
 
     def config(self):
         return {"units": self.units}

@@ -1,33 +1,27 @@
-"""Flatten: (N, d_1, ..., d_k) -> (N, d_1 * ... * d_k).
+"""Flatten: (N, d_1, ..., d_k) -> (N, d_1 * ... * d_k). A view, so it costs nothing.
 
-A view of a C-ordered input, so it costs nothing; an image batch (N, C, H, W) in a
-model is channel-major (see :mod:`tallynet.layers.im2col`), so flattening it into
-(c, h, w) order per sample is one copy, and its gradient is copied back into
-channel-major memory.
+Also for a channel-major image batch (see :mod:`tallynet.layers.im2col`): its C, H
+and W axes are in C order among themselves, so they merge into one axis of stride
+N, and the flattened batch is an (N, D) matrix stored column by column.
 """
 
 import numpy as np
 
 from ._checks import check_float_array, check_shape
 from .base import Footprint, Layer
-from .im2col import to_channel_major
 
 
 def flatten_forward(x):
-    """out = x.reshape(N, D) with D = d_1 * ... * d_k (a copy unless x is C-ordered).
-
-    Returns ``(out, cache)``, cache = x.shape.
-    """
+    """out = x.reshape(N, D) with D = d_1 * ... * d_k. Returns ``(out, cache)``, cache = x.shape."""
     check_float_array("x", x, min_ndim=2)
     return x.reshape(x.shape[0], -1), x.shape
 
 
 def flatten_backward(dout, cache):
-    """dx = dout.reshape(x.shape); for images, copied into channel-major memory."""
+    """dx = dout.reshape(x.shape)."""
     shape = cache
     check_shape("dout", dout, (shape[0], int(np.prod(shape[1:]))))
-    dx = dout.reshape(shape)
-    return to_channel_major(dx) if len(shape) == 4 else dx
+    return dout.reshape(shape)
 
 
 class Flatten(Layer):
@@ -41,12 +35,8 @@ class Flatten(Layer):
     # A reshape both ways: the base class's zero FLOPs, zero MACs and no cache are exact
     # under every convention, so those cost methods are not overridden.
     def footprint(self, input_shape, itemsize):
-        # An image batch is channel-major in a model: out is a copy of it and dx a copy of
-        # dout. Otherwise out is a view of x and dx a view of dout: nothing is allocated.
-        if len(input_shape) != 4:
-            return Footprint(is_view=True)
-        n = int(np.prod(input_shape)) * itemsize
-        return Footprint(forward_peak=n, backward_peak=n)
+        # out is a view of x and dx a view of dout: nothing is allocated
+        return Footprint(is_view=True)
 
     def forward(self, x, params, mode="train"):
         return flatten_forward(x)

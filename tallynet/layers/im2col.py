@@ -29,8 +29,9 @@ copy. Every 4-D activation and gradient in a model is kept that way: shape
 cuda-convnet's layout), as PyTorch tensors keep a logical NCHW shape over other
 memory formats. Elementwise layers, batchnorm and pooling follow the layout of
 their input; convolutions and the layers that make 4-D arrays from scratch
-(global average pooling's, flatten's and affine's gradients) make them
-channel-major. So a convolution's forward needs no transpose of its output, its
+(pooling on im2col columns, global average pooling's gradient) make them
+channel-major; flattening one is a view, and affine's gradient comes back in
+the same order. So a convolution's forward needs no transpose of its output, its
 backward reads dout as (F, H' W' N) with no copy, and col2im returns a view of
 its buffer. Each channel is one contiguous block, which batchnorm needs and the
 threads split; pooling's strided windows read runs of N contiguous values.
@@ -92,13 +93,6 @@ def channel_major(shape, dtype):
     view of a contiguous (C, H, W, N) array (see the module docstring)."""
     N, C, H, W = shape
     return np.empty((C, H, W, N), dtype=dtype).transpose(3, 0, 1, 2)
-
-
-def to_channel_major(a):
-    """A channel-major copy of ``a`` (N, C, H, W), for gradients made in C order from a reshape."""
-    out = channel_major(a.shape, a.dtype)
-    out[...] = a
-    return out
 
 
 def window_at(p, q, kh, kw, stride):
