@@ -16,10 +16,11 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
   its output, max pooling on tiles both); the others are freed as soon as the
   next layer is done with them (a ReLU output read by a pooling layer that keeps
   only argmax indices, a pooling output turned into im2col columns);
-- each pass's own temporaries, from ``Layer.footprint``: the padded input and the
-  GEMM result beside its reordered copy in a convolution's forward, ``dout``
-  reordered, ``dcols`` and col2im's padded buffer in its backward; max pooling's
-  columns and argmax's transposed copy of them, argmax indices and column indices;
+- each pass's own temporaries, from ``Layer.footprint``: the padded input beside
+  the im2col columns in a convolution's forward, ``dcols`` and col2im's padded
+  buffer in its backward (activations and gradients are channel-major, see
+  :mod:`tallynet.layers.im2col`, so neither pass reorders anything); max pooling's
+  columns and argmax's transposed copy of them, argmax indices;
   ReLU's boolean mask; dropout's float64 uniforms and boolean mask; batchnorm's
   ``x - mean`` and the products beside ``x_hat``;
 - the optimizer update: ``param - lr * grad`` holds two parameter-sized arrays
@@ -29,8 +30,10 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
 
-Left out: L2 regularization's gradient additions and arrays of the size of a
-channel or a sample.
+Left out: L2 regularization's gradient additions, arrays of the size of a
+channel or a sample, NumPy's iteration buffers (tens of KB per operation and
+thread), and the padding around a convolution's dx (dx is a view of col2im's
+padded buffer, which stays alive with it).
 """
 
 from dataclasses import dataclass, field
