@@ -10,6 +10,12 @@ the identical network (same layers, same initial weights, NCHW,
 torch.set_num_threads = --threads), checks that one step of each gives the same
 loss to 1e-4, and prints the ratio tallynet / PyTorch. The last line of the
 output is one JSON object with every number.
+
+Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
+(tallynet sets OPENBLAS_THREAD_TIMEOUT=4 when imported before NumPy) and
+PyTorch's OpenMP threads are passive (OMP_WAIT_POLICY=PASSIVE). Left spinning,
+either slows the other on a 2-core machine: OpenBLAS's default alone makes
+PyTorch's step 1.7x slower here, which flatters the ratio.
 """
 
 import argparse
@@ -18,10 +24,9 @@ import os
 import platform
 import time
 
-import numpy as np
-
-import tallynet
-from tallynet import optim
+import tallynet  # before NumPy, so that OpenBLAS's idle threads sleep (see tallynet._openblas)
+import numpy as np  # noqa: E402
+from tallynet import _openblas, optim
 from tallynet.models import from_spec, resolve_spec
 
 
@@ -122,6 +127,9 @@ def main():
     results = [run(args.spec, b, args.repeats, args.threads, torch) for b in args.batch]
     print(f"{args.spec}, float32, {args.threads} threads, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; median (25th-75th percentile) of {args.repeats} runs")
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
+    print(f"OPENBLAS_THREAD_TIMEOUT={timeout}" + ("" if _openblas.in_effect else " (NumPy was imported first)")
+          + f", OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     header = f"{'batch':>5}  {'':8}  {'tallynet ms':>22}  {'pytorch ms':>22}  {'ratio':>6}  {'img/s ours':>10}"
     print(header)
     for r in results:
@@ -137,7 +145,8 @@ def main():
         if "loss_match" in r:
             print(f"        first-step loss: tallynet {r['first_step_loss']['tallynet']:.6f}, "
                   f"pytorch {r['first_step_loss']['pytorch']:.6f} ({'match' if r['loss_match'] else 'MISMATCH'})")
-    print(json.dumps({"spec": args.spec, "threads": args.threads, "results": results}))
+    print(json.dumps({"spec": args.spec, "threads": args.threads, "openblas_thread_timeout": timeout,
+                      "results": results}))
 
 
 if __name__ == "__main__":
