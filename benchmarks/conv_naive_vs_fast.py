@@ -12,7 +12,8 @@ import argparse
 import statistics
 import time
 
-import numpy as np
+import tallynet  # noqa: F401  (before NumPy, so that OpenBLAS's idle threads sleep)
+import numpy as np  # noqa: E402
 
 from tallynet.layers.conv import conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive
 

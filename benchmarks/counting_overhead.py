@@ -15,7 +15,8 @@ import json
 import statistics
 import time
 
-import numpy as np
+import tallynet  # noqa: F401  (before NumPy, so that OpenBLAS's idle threads sleep)
+import numpy as np  # noqa: E402
 
 from tallynet import optim
 from tallynet.models import from_spec, resolve_spec

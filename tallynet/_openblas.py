@@ -8,7 +8,7 @@ with as many cores as threads, a spinning BLAS thread takes a core away from
 them, and from any other library sharing the cores. Measured on seed 001's CNN
 at batch 128, 2 cores: tallynet's test-mode forward pass 41 -> 33 ms, its
 training step 140 -> 101 ms, and PyTorch's step, run beside it in
-``benchmarks/train_step.py``, 142 -> 83 ms.
+``tallynet bench``, 142 -> 83 ms.
 
 ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles, the smallest value OpenBLAS takes)
 sends them to sleep at once; waking one costs microseconds, not milliseconds.

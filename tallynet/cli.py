@@ -1,4 +1,4 @@
-"""The ``tallynet`` command: train, summary, walkthrough, profile, gradcheck.
+"""The ``tallynet`` command: train, summary, walkthrough, profile, bench, gradcheck.
 
 Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
 """
@@ -181,6 +181,19 @@ def cmd_profile(args):
     return _emit(p, args.format)
 
 
+def cmd_bench(args):
+    from .bench import bench, report
+
+    data = bench(args.spec, batches=tuple(args.batch), repeats=args.repeats, threads=args.threads,
+                 use_torch=not args.no_torch)
+    sys.stdout.write(report(data))
+    if any(r.get("loss_match") is False for r in data["results"]):
+        print("tallynet bench: error: the PyTorch twin's first-step loss differs, so the times compare "
+              "different networks", file=sys.stderr)
+        return 1
+    return 0
+
+
 # --- gradcheck ------------------------------------------------------------------------
 def cmd_gradcheck(args):
     """Compare every parameter's gradient with centered differences at --checks random entries."""
@@ -256,6 +269,14 @@ def build_parser():
     p.add_argument("--dtype", default=None, choices=["float32", "float64"])
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("bench", help="time a training step and a forward pass, beside PyTorch's if installed")
+    p.add_argument("spec", nargs="?", default="seed-cnn")
+    p.add_argument("--batch", type=_positive_int, nargs="+", default=[32, 128])
+    p.add_argument("--repeats", type=_positive_int, default=15, help="timed runs after warm-up (default 15)")
+    p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
+    p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gradcheck", help="check every parameter's gradient numerically (float64)")
     p.add_argument("spec")

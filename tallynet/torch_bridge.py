@@ -1,7 +1,7 @@
 """The PyTorch twin of a tallynet model: same layers, same weights, NCHW.
 
 Needs ``pip install 'tallynet[torch]'``. Used as a reference oracle in tests and
-as the baseline of ``benchmarks/train_step.py``.
+as the baseline of ``tallynet bench``.
 """
 
 import numpy as np
