@@ -16,7 +16,7 @@ random data and reports:
   definition, "allocated and kept besides the output and the input";
 - time per layer, forward and backward: the median over ``steps`` uncounted,
   untraced steps; the achieved GFLOP/s (counted FLOPs over that time) and the
-  layer's share of a whole training step's time;
+  layer's share of the median time of those same steps (SGD update included);
 - the peak bytes of the forward pass, of the backward pass (loss included) and
   of a whole training step (forward, softmax loss, backward and an SGD update),
   measured: the NumPy bytes alive at the start (parameters, running averages,
@@ -280,7 +280,9 @@ def _sgd_step(model, X, y):
 
 
 def _time_layers(model, X, y, steps):
-    """Median forward and backward seconds of each layer over ``steps`` steps."""
+    """Median forward and backward seconds of each layer over ``steps`` steps, and the
+    median seconds of those same steps, SGD update included: timing the layers and the
+    step in the same runs keeps their shares of the step below 100 %."""
     n = len(model.layers)
     fwd, bwd = [[] for _ in range(n)], [[] for _ in range(n)]
 
@@ -296,10 +298,14 @@ def _time_layers(model, X, y, steps):
         bwd[i].append(time.perf_counter() - start)
         return result
 
-    _run_step(model, X, y)  # warm-up
-    for _ in range(steps):
-        _run_step(model, X, y, forward, backward)
-    return [statistics.median(t) for t in fwd], [statistics.median(t) for t in bwd]
+    def step():
+        _, grads = _run_step(model, X, y, forward, backward)
+        for key, w in model.params.items():
+            model.params[key] = optim.sgd(w, grads[key])[0]
+
+    _sgd_step(model, X, y)  # warm-up
+    step_seconds = statistics.median(_seconds(step) for _ in range(steps))
+    return [statistics.median(t) for t in fwd], [statistics.median(t) for t in bwd], step_seconds
 
 
 def _count_layers(model, X, y):
@@ -457,8 +463,7 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
     s = summary(model, batch=batch)
     X, y = random_batch(model, batch, np.random.default_rng(seed))
 
-    fwd_s, bwd_s = _time_layers(model, X, y, steps)
-    step_seconds = statistics.median(_seconds(lambda: _sgd_step(model, X, y)) for _ in range(steps))
+    fwd_s, bwd_s, step_seconds = _time_layers(model, X, y, steps)
     fwd_ops, bwd_ops, unknown, loss_flops = _count_layers(model, X, y)
     with Counter() as update:
         for key, w in model.params.items():
