@@ -1,6 +1,6 @@
 """Time a training step and a forward pass of a spec's model, tallynet beside PyTorch.
 
-    python benchmarks/train_step.py [SPEC] [--batch 32 128] [--repeats 15] [--threads 2] [--no-torch]
+    python benchmarks/train_step.py [SPEC] [--batch 32 128] [--repeats 21] [--threads 2] [--no-torch]
 
 The same as ``tallynet bench``: see :mod:`tallynet.bench` for what is timed and how.
 """

@@ -12,28 +12,73 @@ training step 140 -> 101 ms, and PyTorch's step, run beside it in
 
 ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles, the smallest value OpenBLAS takes)
 sends them to sleep at once; waking one costs microseconds, not milliseconds.
-OpenBLAS reads the variable once, when NumPy is first imported, so this takes
-effect only when tallynet is imported before NumPy (the ``tallynet`` command
-always is); otherwise set the variable in the environment yourself. A value
-already in the environment is kept.
+OpenBLAS reads its environment when it is loaded, with NumPy:
+
+- tallynet imported before NumPy (the ``tallynet`` command always is): the
+  variable is set, and OpenBLAS reads it when NumPy loads it;
+- NumPy imported first (a notebook's ``import numpy as np``): OpenBLAS has read
+  its environment already, so tallynet sets the variable, has OpenBLAS read its
+  environment again (``openblas_read_env``) and stops its worker threads
+  (``blas_thread_shutdown_``, which OpenBLAS itself runs before every fork); the next
+  matrix product starts them again, with the new timeout. Both functions are
+  exported by every OpenBLAS build; where either is missing, or the BLAS is not
+  OpenBLAS, nothing changes. Do not import tallynet for the first time while
+  another thread is inside a matrix product.
+
+A value already in the environment is the user's choice and is kept, and then
+OpenBLAS is not touched.
 """
 
+import ctypes
 import os
 import sys
 
+VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 THREAD_TIMEOUT = "4"
 
-#: True when tallynet came before NumPy, so the timeout was in the environment when
-#: OpenBLAS read it; False when NumPy came first (then OpenBLAS has whatever was set then)
+#: whether OpenBLAS runs with the timeout in the environment (when tallynet came before
+#: NumPy, set in advance; otherwise as OpenBLAS reports it)
 in_effect = False
 
 
+def _loaded_openblas():
+    """A ctypes handle of the OpenBLAS library this process has loaded, or None (Linux only)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:  # not Linux
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)  # already loaded: this only looks it up
+            functions = lib.openblas_read_env, lib.blas_thread_shutdown_, lib.openblas_thread_timeout
+        except (OSError, AttributeError):
+            continue
+        for function in functions:
+            function.argtypes = ()
+        functions[2].restype = ctypes.c_int
+        return lib
+    return None
+
+
 def let_idle_threads_sleep():
-    """Set OPENBLAS_THREAD_TIMEOUT (unless already set); returns :data:`in_effect`."""
+    """Apply :data:`THREAD_TIMEOUT` as the module docstring says; returns :data:`in_effect`."""
     global in_effect
     if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", THREAD_TIMEOUT)
+        os.environ.setdefault(VARIABLE, THREAD_TIMEOUT)
         in_effect = True
+        return in_effect
+    lib = _loaded_openblas()
+    if lib is None:
+        return in_effect
+    if VARIABLE not in os.environ:
+        os.environ[VARIABLE] = THREAD_TIMEOUT
+        lib.openblas_read_env()
+        lib.blas_thread_shutdown_()
+    try:
+        in_effect = lib.openblas_thread_timeout() == int(os.environ[VARIABLE])
+    except ValueError:  # the user's value is not a number; OpenBLAS ignores it too
+        in_effect = False
     return in_effect
 
 

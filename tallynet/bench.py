@@ -1,6 +1,6 @@
 """Time a training step and a forward pass of a spec's model, tallynet beside PyTorch.
 
-    tallynet bench SPEC [--batch 32 128] [--repeats 15] [--threads 2] [--no-torch]
+    tallynet bench SPEC [--batch 32 128] [--repeats 21] [--threads 2] [--no-torch]
 
 (``python benchmarks/train_step.py`` runs the same.) A training step is forward,
 softmax loss, backward and an SGD-momentum update; the forward pass is test mode
@@ -13,8 +13,7 @@ the same loss to 1e-4 (not with dropout, whose masks each library draws itself),
 the output is one JSON object with every number.
 
 Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
-(tallynet sets OPENBLAS_THREAD_TIMEOUT=4 when imported before NumPy, see
-:mod:`tallynet._openblas`) and PyTorch's OpenMP threads are passive
+(tallynet sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and PyTorch's OpenMP threads are passive
 (OMP_WAIT_POLICY=PASSIVE, set here before PyTorch is imported). Left spinning,
 either slows the other on a 2-core machine: OpenBLAS's default alone makes
 PyTorch's step 1.7x slower, which flatters the ratio.
@@ -125,7 +124,7 @@ def _import_torch(threads):
     return torch
 
 
-def bench(spec, batches=(32, 128), repeats=15, threads=2, use_torch=True):
+def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
     """Run :func:`bench_batch` for each batch size with ``threads`` threads for NumPy's BLAS,
     tallynet's own passes and PyTorch. Returns the JSON object the report ends with.
 
@@ -171,7 +170,7 @@ def report(data):
         lines.append("threadpoolctl not installed: NumPy's BLAS uses its default number of threads")
     settings = f"OPENBLAS_THREAD_TIMEOUT={data['openblas_thread_timeout']}"
     if not data["openblas_timeout_in_effect"]:
-        settings += " (NumPy was imported before tallynet: OpenBLAS did not see it)"
+        settings += " (not in effect: NumPy's BLAS is not OpenBLAS, or the value is not OpenBLAS's)"
     if data["pytorch"] is None:
         settings += "; PyTorch not timed"
     else:

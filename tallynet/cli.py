@@ -273,7 +273,7 @@ def build_parser():
     p = sub.add_parser("bench", help="time a training step and a forward pass, beside PyTorch's if installed")
     p.add_argument("spec", nargs="?", default="seed-cnn")
     p.add_argument("--batch", type=_positive_int, nargs="+", default=[32, 128])
-    p.add_argument("--repeats", type=_positive_int, default=15, help="timed runs after warm-up (default 15)")
+    p.add_argument("--repeats", type=_positive_int, default=21, help="timed runs after warm-up (default 21)")
     p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
     p.set_defaults(func=cmd_bench)

@@ -235,8 +235,7 @@ def test_malloc_keeps_freed_memory_unless_the_environment_says_no():
 # --- OpenBLAS's idle threads sleep ------------------------------------------------------------
 _IDLE_CPU = """
 import os, resource, sys, time
-{first}
-import tallynet
+{imports}
 import numpy as np
 a = np.ones((512, 512), dtype=np.float32)
 for _ in range(3):
@@ -245,30 +244,50 @@ before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
 time.sleep(0.05)  # the main thread sleeps: any CPU time spent now is an idle thread spinning
 after = resource.getrusage(resource.RUSAGE_SELF)
 busy = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+import tallynet
 print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), tallynet._openblas.in_effect, busy / (time.perf_counter() - wall))
 """
+TALLYNET_FIRST, NUMPY_FIRST = "import tallynet", "import numpy; import tallynet"
 
 
-def _idle_cpu(first="", env=None):
+def _idle_cpu(imports, env=None):
+    """(OPENBLAS_THREAD_TIMEOUT, in_effect, CPU cores busy while idle) of a fresh process."""
     environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    out = subprocess.run([sys.executable, "-c", _IDLE_CPU.format(first=first)], env={**environment, **(env or {})},
+    out = subprocess.run([sys.executable, "-c", _IDLE_CPU.format(imports=imports)], env={**environment, **(env or {})},
                          capture_output=True, text=True, check=True).stdout.split()
     return out[0], out[1], float(out[2])
 
 
-def test_importing_tallynet_first_sets_the_openblas_thread_timeout():
-    assert _idle_cpu()[:2] == ("4", "True")
-    assert _idle_cpu(env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")  # the user's value is kept
-    assert _idle_cpu(first="import numpy")[:2] == ("None", "False")  # too late: OpenBLAS has read it
-
-
-def test_openblas_idle_threads_do_not_spin_after_a_product():
+def _openblas_spins_by_default():
     pytest.importorskip("threadpoolctl")
     from threadpoolctl import threadpool_info
     blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
     if not blas or blas[0]["internal_api"] != "openblas" or blas[0]["num_threads"] < 2:
         pytest.skip("needs NumPy on a multithreaded OpenBLAS")
-    spinning = _idle_cpu(first="import numpy")[2]  # OpenBLAS's default: about 0.1 s of busy-waiting
+    spinning = _idle_cpu("")[2]  # without tallynet: OpenBLAS's default, about 0.1 s of busy-waiting
     if spinning < 0.5:
         pytest.skip(f"this OpenBLAS does not busy-wait by default (idle CPU {spinning:.2f} of a core)")
-    assert _idle_cpu()[2] < 0.2
+
+
+def test_tallynet_sets_the_openblas_thread_timeout_unless_the_user_did():
+    assert _idle_cpu(TALLYNET_FIRST)[:2] == ("4", "True")
+    assert _idle_cpu(TALLYNET_FIRST, env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")
+    assert _idle_cpu(NUMPY_FIRST, env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")
+
+
+@pytest.mark.parametrize("imports", [TALLYNET_FIRST, NUMPY_FIRST])
+def test_openblas_idle_threads_do_not_spin_after_a_product(imports):
+    _openblas_spins_by_default()
+    timeout, in_effect, idle = _idle_cpu(imports)
+    assert (timeout, in_effect) == ("4", "True")
+    assert idle < 0.2
+
+
+def test_restarting_openblas_threads_keeps_products_right_and_threaded():
+    _openblas_spins_by_default()
+    code = ("import numpy as np; from threadpoolctl import threadpool_info; "
+            "a = np.random.default_rng(0).standard_normal((300, 300)); before = a @ a; "
+            "import tallynet; after = a @ a; "
+            "print(np.array_equal(before, after), [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'][0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "True" and int(out[1]) >= 2
