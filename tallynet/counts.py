@@ -55,3 +55,8 @@ class LayerFlops:
     @property
     def backward(self):
         return self.backward_input + self.backward_params
+
+    def training_backward(self, pass_):
+        """The backward FLOPs of the pass a training step runs: ``"full"`` (both gradients),
+        ``"params"`` (no input gradient) or ``"none"`` (see ``tallynet.models.training_passes``)."""
+        return {"full": self.backward, "params": self.backward_params, "none": Ops()}[pass_]

@@ -11,3 +11,12 @@ def assert_gradient_matches(numeric, analytic, tol, what=""):
         assert np.max(np.abs(numeric)) < 1e-9, what
     else:
         assert rel_error(numeric, analytic) < tol, what
+
+
+def to_channel_major(a):
+    """A copy of ``a`` (N, C, H, W) stored channel-major, as a model keeps its activations."""
+    from tallynet.layers.im2col import channel_major
+
+    out = channel_major(a.shape, a.dtype)
+    out[...] = a
+    return out

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tallynet
+from conftest import to_channel_major
 from tallynet.layers import _threads
 from tallynet.layers.activations import relu_backward, relu_forward
 from tallynet.layers.conv import conv_backward_fast, conv_forward_fast
@@ -31,12 +32,6 @@ def threads(monkeypatch):
         tallynet.set_num_threads(n)
     yield use
     tallynet.set_num_threads(before)
-
-
-def to_channel_major(a):
-    out = channel_major(a.shape, a.dtype)
-    out[...] = a
-    return out
 
 
 def is_channel_major(a):

@@ -46,7 +46,8 @@ def _header(s):
     return (f"**{s.name}**: batch {s.batch}, {s.dtype.name}, convention `{s.convention.name}` "
             f"({s.convention.description}); optimizer {s.optimizer}. "
             f"Parameters {t['params']:,}; forward {fmt_flops(t['forward_flops'])}FLOPs, "
-            f"backward {fmt_flops(t['backward_flops'])}FLOPs (ratio {t['backward_forward_ratio']:.2f}).")
+            f"backward {fmt_flops(t['backward_flops'])}FLOPs (ratio {t['backward_forward_ratio']:.2f}). "
+            + s.step_note()).rstrip()
 
 
 def forward_rows(s):
@@ -176,7 +177,9 @@ def to_rich_table(s):
                   caption=(f"params {t['params']:,}  |  activations {fmt_bytes(t['activation_bytes'])}  |  "
                            f"peak (est.) {fmt_bytes(t['peak_bytes_estimate'])}  |  forward "
                            f"{fmt_flops(t['forward_flops'])}  backward {fmt_flops(t['backward_flops'])}  "
-                           f"(x{t['backward_forward_ratio']:.2f})"))
+                           f"(x{t['backward_forward_ratio']:.2f})"
+                           + (f"  |  a training step's backward {fmt_flops(t['step_backward_flops'])} (no input "
+                              "gradient)" if t["step_backward_flops"] != t["backward_flops"] else "")))
     for col, justify in [("Layer", "left"), ("Input", "left"), ("Output", "left"), ("Params", "right"),
                          ("Memory", "right"), ("Fwd FLOPs", "right"), ("Bwd FLOPs", "right"), ("Bwd %", "right")]:
         table.add_column(col, justify=justify, no_wrap=True)

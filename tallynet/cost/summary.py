@@ -6,8 +6,9 @@ trainer runs. Bytes are element counts times the dtype's itemsize.
 Peak memory of a training step
 ------------------------------
 ``peak_bytes_estimate`` replays a step as ``Sequential.loss`` and the Solver run
-it (forward, loss, backward holding every cache, then one optimizer update per
-parameter with all gradients alive) and takes the largest total along the way.
+it (forward, loss, backward holding every cache, with no input gradient for the
+first layer with parameters, then one optimizer update per parameter with all
+gradients alive) and takes the largest total along the way.
 Adding up outputs and caches is not enough; ``tallynet profile``, which measures
 the real peak with ``tracemalloc``, showed what else the estimate had to learn:
 
@@ -44,7 +45,7 @@ from ..counts import LayerFlops, Ops
 from ..layers._checks import check_choice
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
-from ..models.sequential import layer_shapes
+from ..models.sequential import layer_shapes, training_passes
 from ..models.spec import DTYPES, build_layers
 from .conventions import get_convention
 from .render import Rendered
@@ -92,6 +93,12 @@ class LayerCost:
     flops: LayerFlops
     footprint: Footprint = field(default_factory=Footprint, repr=False)  # the passes' peaks, what the cache keeps
     largest_param_bytes: int = 0  # bytes of the layer's largest parameter array
+    training_pass: str = "full"   # what a training step runs of its backward (models.training_passes)
+
+    @property
+    def step_backward(self):
+        """:class:`Ops` of the backward pass a training step runs (no dx for the first layer with parameters)."""
+        return self.flops.training_backward(self.training_pass)
 
     @property
     def forward_flops(self):
@@ -111,6 +118,7 @@ class LayerCost:
             "forward_flops": self.forward_flops, "backward_flops": self.backward_flops,
             "backward_input_flops": self.flops.backward_input.total,
             "backward_params_flops": self.flops.backward_params.total,
+            "training_pass": self.training_pass, "step_backward_flops": self.step_backward.total,
             "flops_by_kind": {
                 "forward": self.flops.forward.as_dict(),
                 "backward_input": self.flops.backward_input.as_dict(),
@@ -152,6 +160,7 @@ class Summary(Rendered):
         shapes = layer_shapes(layers, input_shape, batch)
         self.input_shape = shapes[0]
         self.layers = []
+        passes = training_passes(layers)
         for i, (layer, name, in_shape, out_shape) in enumerate(zip(layers, display_names(layers), shapes, shapes[1:])):
             params = sum(_count(s) for s in layer.param_shapes(in_shape).values())
             self.layers.append(LayerCost(
@@ -166,6 +175,7 @@ class Summary(Rendered):
                 footprint=layer.footprint(in_shape, itemsize),
                 largest_param_bytes=max((_count(s) for s in layer.param_shapes(in_shape).values()), default=0)
                 * itemsize,
+                training_pass=passes[i],
             ))
 
     @property
@@ -184,6 +194,7 @@ class Summary(Rendered):
         peaks = self.step_peaks()
         forward = sum((l.flops.forward for l in L), Ops())
         backward = sum((l.flops.backward for l in L), Ops())
+        step_backward = sum((l.step_backward for l in L), Ops())
         return {
             "params": params,
             "trainable_params": params,
@@ -203,9 +214,23 @@ class Summary(Rendered):
             "backward_flops": backward.total,
             "total_flops": forward.total + backward.total,
             "backward_forward_ratio": backward.total / forward.total if forward.total else float("nan"),
+            # what a training step runs: the first layer with parameters computes no dx
+            "step_backward_flops": step_backward.total,
+            "step_flops": forward.total + step_backward.total,
+            "step_backward_flops_by_kind": step_backward.as_dict(),
             "forward_flops_by_kind": forward.as_dict(),
             "backward_flops_by_kind": backward.as_dict(),
         }
+
+    def step_note(self):
+        """One sentence on what a training step leaves out of the backward totals, or ''."""
+        t, first = self.totals(), next((l for l in self.layers if l.training_pass == "params"), None)
+        if first is None or t["step_backward_flops"] == t["backward_flops"]:
+            return ""
+        from .render import fmt_flops
+        return (f"A training step runs {fmt_flops(t['step_backward_flops'])}FLOPs of the backward: it computes no "
+                f"gradient of the input batch, so {first.name} skips its input gradient "
+                f"({fmt_flops(first.flops.backward_input.total)}FLOPs), as PyTorch does for inputs.")
 
     def step_peaks(self):
         """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.
@@ -243,11 +268,14 @@ class Summary(Rendered):
         alive += dout
         freeable = False
         for l in reversed(L):
-            backward = max(backward, alive + l.footprint.backward_peak)
+            if l.training_pass == "none":
+                break
+            backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
             if l.footprint.is_view:
                 continue
-            alive += l.input_grad_bytes + l.param_bytes - (dout if freeable else 0)
-            dout, freeable = l.input_grad_bytes, True
+            dx = l.input_grad_bytes if l.training_pass == "full" else 0
+            alive += dx + l.param_bytes - (dout if freeable else 0)
+            dout, freeable = dx, True
         largest = max((l.largest_param_bytes for l in L), default=0)
         update = base + param_bytes + UPDATE_TEMPORARIES[self.optimizer] * largest
         return {"forward": forward, "backward": backward, "update": update}

@@ -5,7 +5,7 @@ One module per layer family; each holds the kernels and the layer class together
 """
 
 from .activations import ReLU, Sigmoid, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
-from .affine import Affine, affine_backward, affine_forward
+from .affine import Affine, affine_backward, affine_forward, affine_param_grads
 from .base import Footprint, Layer
 from .flatten import Flatten, flatten_backward, flatten_forward
 from .losses import LOSSES, mse_loss, softmax_loss, svm_loss
@@ -23,7 +23,8 @@ from .normalization import (
     spatial_layernorm_backward,
     spatial_layernorm_forward,
 )
-from .conv import Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive
+from .conv import (Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive,
+                   conv_param_grads_fast)
 from .im2col import col2im, im2col
 from .pooling import (
     AvgPool2d,

@@ -40,17 +40,22 @@ def affine_backward(dout, cache):
     back to x's shape is free.
     """
     x, w, b = cache
-    check_shape("dout", dout, (x.shape[0], w.shape[1]))
-    N, D = x.shape[0], w.shape[0]
-    x_flat = x.reshape(N, D)
-    dw = (x_flat.T @ dout).astype(w.dtype, copy=False)
-    db = dout.sum(axis=0).astype(b.dtype, copy=False)
+    dw, db = affine_param_grads(dout, cache)
+    x_flat = x.reshape(x.shape[0], w.shape[0])
     if x_flat.flags.f_contiguous and not x_flat.flags.c_contiguous:
         # a flattened channel-major image batch: make dx column by column too, as (D, N)
         dx_flat = (w @ dout.T).T
     else:
         dx_flat = dout @ w.T
     return dx_flat.reshape(x.shape).astype(x.dtype, copy=False), dw, db
+
+
+def affine_param_grads(dout, cache):
+    """``(dw, db)`` of :func:`affine_backward` without dx: dw = x_flat.T @ dout, db = sum of dout."""
+    x, w, b = cache
+    check_shape("dout", dout, (x.shape[0], w.shape[1]))
+    dw = (x.reshape(x.shape[0], w.shape[0]).T @ dout).astype(w.dtype, copy=False)
+    return dw, dout.sum(axis=0).astype(b.dtype, copy=False)
 
 
 class Affine(Layer):
@@ -87,6 +92,10 @@ class Affine(Layer):
         dx, dw, db = affine_backward(dout, cache)
         return dx, {"W": dw, "b": db}
 
+    def param_grads(self, dout, cache):
+        dw, db = affine_param_grads(dout, cache)
+        return {"W": dw, "b": db}
+
     # cost: x (N, D) @ W (D, M) + b, then dout @ W.T, x.T @ dout and a sum over the batch
     def exact_flops(self, input_shape):
         N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
@@ -107,10 +116,10 @@ class Affine(Layer):
 
     def footprint(self, input_shape, itemsize):
         # forward: the product x @ W beside the output (adding the broadcast bias cannot reuse
-        # the product); backward: dx, dW and db. The cache is x.
+        # the product); backward: dx, dW and db (without dx: dW and db). The cache is x.
         N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
         return Footprint(forward_peak=2 * N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
-                         keeps_input=True)
+                         keeps_input=True, param_backward_peak=(D * M + M) * itemsize)
 
     def config(self):
         return {"units": self.units}

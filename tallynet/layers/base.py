@@ -78,6 +78,15 @@ class Layer:
         """Return ``(dx, grads)`` with ``grads`` keyed by local parameter name."""
         raise NotImplementedError
 
+    def param_grads(self, dout, cache):
+        """The parameter gradients of :meth:`backward` alone, ``{local name: array}``.
+
+        A training step asks for these where no one needs dx (the first layer with
+        parameters: its input is the batch). Layers whose dx is a separate product
+        (convolution, affine) skip it; the rest run the whole backward pass.
+        """
+        return self.backward(dout, cache)[1]
+
     # --- cost, from shapes alone ------------------------------------------------
     # Each layer module overrides these beside its kernels, so the tally and the
     # math change together. Shapes include the batch dimension.
@@ -134,6 +143,8 @@ class Footprint:
       stays alive until this layer's backward
     - keeps_output: the cache references the output itself
     - is_view: the output is a view of the input and dx a view of dout (nothing allocated)
+    - param_backward_peak: the same as backward_peak for :meth:`Layer.param_grads`, when
+      that is cheaper (None: the whole backward pass runs)
 
     Temporaries of the size of a channel or a sample (means, variances) are left
     out. Where NumPy reuses a temporary for the next operation's result (its
@@ -146,6 +157,15 @@ class Footprint:
     keeps_input: bool = False
     keeps_output: bool = False
     is_view: bool = False
+    param_backward_peak: int = None
+
+    def training_backward_peak(self, pass_):
+        """The backward peak of the pass a training step runs (see ``training_passes``)."""
+        if pass_ == "none":
+            return 0
+        if pass_ == "params" and self.param_backward_peak is not None:
+            return self.param_backward_peak
+        return self.backward_peak
 
 
 def he_or_scaled_normal(rng, shape, fan_in, weight_scale, dtype):

@@ -31,6 +31,27 @@ def layer_shapes(layers, input_shape, batch=1):
     return shapes
 
 
+def training_passes(layers):
+    """What a training step runs of each layer's backward: ``"full"`` (dx and the parameter
+    gradients), ``"params"`` (:meth:`Layer.param_grads`: dx would be the gradient of the input
+    batch, which no one uses, or flow only into layers without parameters) or ``"none"``.
+
+    So the first layer with parameters computes no input gradient, and the layers before
+    it run no backward at all, as in PyTorch, whose inputs do not require gradients. The
+    cost model reports both the layers' whole backward passes and this (``step_backward``).
+    """
+    first = next((i for i, layer in enumerate(layers) if layer.param_names), len(layers))
+    return ["none"] * first + ["params"] * (first < len(layers)) + ["full"] * (len(layers) - first - 1)
+
+
+def run_backward(layer, pass_, dout, cache):
+    """``(dx, grads)`` of ``layer``'s backward as a training step runs it (dx is None
+    for ``"params"``; see :func:`training_passes`)."""
+    if pass_ == "params":
+        return None, layer.param_grads(dout, cache)
+    return layer.backward(dout, cache)
+
+
 class Sequential:
     """Layers applied in order, then a loss.
 
@@ -116,8 +137,12 @@ class Sequential:
     def backward(self, dout, caches):
         """Gradients of every parameter for upstream ``dout``, keyed like ``params``."""
         grads = {}
-        for layer, keys, cache in zip(reversed(self.layers), reversed(self.param_keys), reversed(caches)):
-            dout, local = layer.backward(dout, cache)
+        passes = training_passes(self.layers)
+        for layer, keys, cache, pass_ in zip(reversed(self.layers), reversed(self.param_keys), reversed(caches),
+                                             reversed(passes)):
+            if pass_ == "none":
+                break
+            dout, local = run_backward(layer, pass_, dout, cache)
             for lname, g in local.items():
                 grads[keys[lname]] = g
         return grads

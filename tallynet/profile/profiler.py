@@ -6,7 +6,9 @@ random data and reports:
 
 - FLOPs by kind, **counted** by executing the kernels on counting arrays
   (:mod:`tallynet.profile.counter`), beside the cost model's ``exact``
-  prediction, forward and backward (input and parameter gradients together);
+  prediction, forward and backward (input and parameter gradients together, as
+  the training step runs them: no input gradient for the first layer with
+  parameters, see ``tallynet.models.sequential.training_passes``);
 - the bytes the layer's forward pass keeps in its cache for backward,
   **measured** with ``tracemalloc`` (NumPy reports its buffers to it), beside
   the cost model's ``cache_bytes``. Measured means: the NumPy bytes still
@@ -42,6 +44,7 @@ import numpy as np
 from .. import optim
 from ..counts import KINDS, LayerFlops, Ops
 from ..layers.losses import LOSSES
+from ..models.sequential import run_backward, training_passes
 from ..cost.render import Rendered
 from . import render
 from .counter import Counter, counting
@@ -89,6 +92,7 @@ class LayerProfile:
     predicted_backward_peak_bytes: int  # the same for backward, above dout and the cache
     backward_peak_bytes: int            # measured
     unknown: dict = field(default_factory=dict)  # operations the counter could not price
+    training_pass: str = "full"         # what a training step runs of the backward (models.training_passes)
 
     @property
     def predicted_forward(self):
@@ -96,7 +100,7 @@ class LayerProfile:
 
     @property
     def predicted_backward(self):
-        return self.predicted.backward
+        return self.predicted.training_backward(self.training_pass)
 
     def mismatches(self):
         """``[(pass, kind, predicted, counted)]`` wherever prediction and count differ."""
@@ -248,15 +252,18 @@ def random_batch(model, batch, rng):
 
 
 def _run_step(model, X, y, forward_hook=None, backward_hook=None, loss_hook=None):
-    """Forward, loss and backward of one batch, layer by layer, through hooks.
+    """Forward, loss and backward of one batch, layer by layer, through hooks, as
+    ``Sequential.loss`` runs them (no dx for the first layer with parameters, no
+    backward below it: ``training_passes``).
 
     ``forward_hook(i, layer, x, params) -> (out, cache)``, ``loss_hook(scores, y) ->
-    (loss, dscores)`` and ``backward_hook(i, layer, dout, cache) -> (dx, grads)`` run
-    each pass (default: plainly). Returns the loss and the gradients keyed like
-    ``model.params``; each cache is dropped once its backward has run.
+    (loss, dscores)`` and ``backward_hook(i, layer, dout, cache, pass_) -> (dx, grads)``
+    run each pass (default: plainly; a backward hook runs
+    ``run_backward(layer, pass_, dout, cache)``). Returns the loss and the gradients
+    keyed like ``model.params``; each cache is dropped once its backward has run.
     """
     forward_hook = forward_hook or (lambda i, layer, x, p: layer.forward(x, p, "train"))
-    backward_hook = backward_hook or (lambda i, layer, dout, cache: layer.backward(dout, cache))
+    backward_hook = backward_hook or (lambda i, layer, dout, cache, pass_: run_backward(layer, pass_, dout, cache))
     loss_hook = loss_hook or LOSSES[model.loss_name]
     x, caches = X, []
     for i, (layer, keys) in enumerate(zip(model.layers, model.param_keys)):
@@ -264,8 +271,11 @@ def _run_step(model, X, y, forward_hook=None, backward_hook=None, loss_hook=None
         caches.append(cache)
     loss, dout = loss_hook(x, y)
     grads = {}
+    passes = training_passes(model.layers)
     for i in reversed(range(len(model.layers))):
-        dout, local = backward_hook(i, model.layers[i], dout, caches[i])
+        if passes[i] == "none":
+            break
+        dout, local = backward_hook(i, model.layers[i], dout, caches[i], passes[i])
         grads.update({model.param_keys[i][l]: g for l, g in local.items()})
         caches[i] = None
     return loss, grads
@@ -292,9 +302,9 @@ def _time_layers(model, X, y, steps):
         fwd[i].append(time.perf_counter() - start)
         return result
 
-    def backward(i, layer, dout, cache):
+    def backward(i, layer, dout, cache, pass_):
         start = time.perf_counter()
-        result = layer.backward(dout, cache)
+        result = run_backward(layer, pass_, dout, cache)
         bwd[i].append(time.perf_counter() - start)
         return result
 
@@ -305,13 +315,14 @@ def _time_layers(model, X, y, steps):
 
     _sgd_step(model, X, y)  # warm-up
     step_seconds = statistics.median(_seconds(step) for _ in range(steps))
-    return [statistics.median(t) for t in fwd], [statistics.median(t) for t in bwd], step_seconds
+    return ([statistics.median(t) for t in fwd], [statistics.median(t) if t else 0.0 for t in bwd],  # no backward: 0
+            step_seconds)
 
 
 def _count_layers(model, X, y):
     """Counted FLOPs of each layer's forward and backward, of the loss, and what could not be priced."""
     n = len(model.layers)
-    fwd, bwd, unknown, loss_flops = [None] * n, [None] * n, [collections.Counter() for _ in range(n)], []
+    fwd, bwd, unknown, loss_flops = [None] * n, [Ops()] * n, [collections.Counter() for _ in range(n)], []
 
     def forward(i, layer, x, params):
         with Counter(owners=[layer]) as c:
@@ -320,9 +331,9 @@ def _count_layers(model, X, y):
         unknown[i].update(c.unknown)
         return result
 
-    def backward(i, layer, dout, cache):
+    def backward(i, layer, dout, cache, pass_):
         with Counter(owners=[layer]) as c:
-            result = layer.backward(counting(dout), cache)
+            result = run_backward(layer, pass_, counting(dout), cache)
         bwd[i] = c.flops
         unknown[i].update(c.unknown)
         return result
@@ -385,8 +396,8 @@ def _measure_layers(model, X, y):
         cache_bytes[i] = _numpy_bytes() - before - output_bytes
         return out, cache
 
-    def backward(i, layer, dout, cache):
-        result, bwd_peak[i] = _growth(lambda: layer.backward(dout, cache))
+    def backward(i, layer, dout, cache, pass_):
+        result, bwd_peak[i] = _growth(lambda: run_backward(layer, pass_, dout, cache))
         return result
 
     _run_step(model, X, y)  # warm-up: running averages replaced by traced arrays
@@ -484,7 +495,7 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
                          predicted_cache_bytes=c.cache_bytes, measured_cache_bytes=cache_bytes[i],
                          forward_seconds=fwd_s[i], backward_seconds=bwd_s[i],
                          predicted_forward_peak_bytes=c.footprint.forward_peak, forward_peak_bytes=fwd_peak[i],
-                         predicted_backward_peak_bytes=c.footprint.backward_peak, backward_peak_bytes=bwd_peak[i],
-                         unknown=unknown[i])
+                         predicted_backward_peak_bytes=c.footprint.training_backward_peak(c.training_pass),
+                         backward_peak_bytes=bwd_peak[i], unknown=unknown[i], training_pass=c.training_pass)
             for i, c in enumerate(s.layers)]
     return Profile(rows, s, steps, gemm_peak, step_seconds, loss_flops, update.flops, peaks)
