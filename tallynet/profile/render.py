@@ -68,7 +68,9 @@ def total_rows(p):
 def _header(p):
     return (f"**{p.name}**: batch {p.batch}, {p.dtype.name}, a training step (forward, softmax loss, backward, "
             f"SGD update); times are medians of {p.steps} step{'s' if p.steps > 1 else ''}. Predicted FLOPs: the "
-            f"`exact` convention; counted: executed by the kernels (✓ = equal kind by kind).")
+            f"`exact` convention; counted: executed by the kernels (✓ = equal kind by kind)."
+            + "".join(f" {l.name} runs only its parameter gradients: the step computes no gradient of the input."
+                      for l in p.layers if l.training_pass == "params"))
 
 
 def _unknown_line(p):
