@@ -9,8 +9,9 @@ after warm-up, the two alternated in one process so that both see the same
 machine state; medians and the spread (25th to 75th percentile). When PyTorch is
 installed it builds the identical network (same layers, same initial weights,
 NCHW, ``torch.set_num_threads`` = threads), checks that one step of each gives
-the same loss to 1e-4 (not with dropout, whose masks each library draws itself), and reports the ratio tallynet / PyTorch. The last line of
-the output is one JSON object with every number.
+the same loss to 1e-4 (not with dropout, whose masks each library draws itself),
+and reports the ratio tallynet / PyTorch. The last line of the output is one JSON
+object with every number.
 
 Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
 (tallynet sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and PyTorch's OpenMP threads are passive

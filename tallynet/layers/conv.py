@@ -132,8 +132,8 @@ def conv_backward_fast(dout, cache):
 
     With dout_rows = dout as (F, H' W' N) (columns in the order of cols; a free view
     when dout is channel-major, a copy otherwise):
-    dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K).T @ dout_rows, dx = col2im(dcols),
-    db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
+    dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K).T
+    @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
     like :func:`conv_backward_naive`, dx channel-major.
     """
     x_shape, w, b, conv_param, cols = cache

@@ -135,7 +135,8 @@ class Sequential:
         return x, caches
 
     def backward(self, dout, caches):
-        """Gradients of every parameter for upstream ``dout``, keyed like ``params``."""
+        """Gradients of every parameter for upstream ``dout``, keyed like ``params``; the
+        gradient of the input batch is not computed (:func:`training_passes`)."""
         grads = {}
         passes = training_passes(self.layers)
         for layer, keys, cache, pass_ in zip(reversed(self.layers), reversed(self.param_keys), reversed(caches),
