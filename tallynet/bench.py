@@ -14,12 +14,14 @@ and reports the ratio tallynet / PyTorch. The last line of the output is one JSO
 object with every number.
 
 Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
-(tallynet sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and PyTorch's OpenMP threads are passive
-(OMP_WAIT_POLICY=PASSIVE, set here before PyTorch is imported). Left spinning,
+(tallynet sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and
+PyTorch's OpenMP threads are passive (OMP_WAIT_POLICY=PASSIVE, set here before
+PyTorch is imported). Left spinning,
 either slows the other on a 2-core machine: OpenBLAS's default alone makes
 PyTorch's step 1.7x slower, which flatters the ratio.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -144,18 +146,15 @@ def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
     except ImportError:  # comes with scikit-learn (the [data] extra)
         threadpool_limits = None
     try:
-        if threadpool_limits is None:
+        with contextlib.nullcontext() if threadpool_limits is None else threadpool_limits(threads, user_api="blas"):
             results = [bench_batch(spec, b, repeats, torch) for b in batches]
-        else:
-            with threadpool_limits(threads, user_api="blas"):
-                results = [bench_batch(spec, b, repeats, torch) for b in batches]
     finally:
         set_num_threads(before)
     return {
         "spec": spec, "threads": threads, "repeats": repeats,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "blas_threads_limited": threadpool_limits is not None,
-        "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset"),
+        "openblas_thread_timeout": os.environ.get(_openblas.VARIABLE, "unset"),
         "openblas_timeout_in_effect": _openblas.in_effect,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset") if torch is not None else None,
         "pytorch": None if torch is None else torch.__version__,

@@ -48,7 +48,7 @@ from ..layers.losses import LOSS_ARRAYS
 from ..models.sequential import layer_shapes, training_passes
 from ..models.spec import DTYPES, build_layers
 from .conventions import get_convention
-from .render import Rendered
+from .render import Rendered, fmt_flops
 
 #: optimizer state kept per trainable parameter, in parameter-sized arrays
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "rmsprop": 1, "adam": 2}
@@ -224,11 +224,11 @@ class Summary(Rendered):
 
     def step_note(self):
         """One sentence on what a training step leaves out of the backward totals, or ''."""
-        t, first = self.totals(), next((l for l in self.layers if l.training_pass == "params"), None)
-        if first is None or t["step_backward_flops"] == t["backward_flops"]:
+        first = next((l for l in self.layers if l.training_pass == "params"), None)
+        step_backward = sum(l.step_backward.total for l in self.layers)
+        if first is None or step_backward == sum(l.backward_flops for l in self.layers):
             return ""
-        from .render import fmt_flops
-        return (f"A training step runs {fmt_flops(t['step_backward_flops'])}FLOPs of the backward: it computes no "
+        return (f"A training step runs {fmt_flops(step_backward)}FLOPs of the backward: it computes no "
                 f"gradient of the input batch, so {first.name} skips its input gradient "
                 f"({fmt_flops(first.flops.backward_input.total)}FLOPs), as PyTorch does for inputs.")
 

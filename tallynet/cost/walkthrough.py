@@ -929,8 +929,9 @@ def _notes(s):
     parts = ["## Notes",
              "Every figure above is computed from shapes alone by the same layer objects that train; memory counts "
              "values of the network's dtype, except max pooling's argmax indices (8-byte integers)."]
-    if s.step_note():  # the backward tables above count every layer's whole backward pass, as seed 001 does
-        parts.append(s.step_note())
+    step_note = s.step_note()  # the backward tables above count every layer's whole backward pass, as seed 001 does
+    if step_note:
+        parts.append(step_note)
     for name, notes in NOTES.items():
         if _matches_preset(s, name):
             parts += notes(s)

@@ -147,8 +147,9 @@ def conv_backward_fast(dout, cache):
 
 def conv_param_grads_fast(dout, cache):
     """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
+    _, w, b, _, cols = cache
     dout_rows = _dout_rows(dout, cache)
-    return _weight_grad(dout_rows, cache[4], cache[1]), _bias_grad(dout_rows, cache[2])
+    return _weight_grad(dout_rows, cols, w), _bias_grad(dout_rows, b)
 
 
 def _dout_rows(dout, cache):

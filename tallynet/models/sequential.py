@@ -134,18 +134,21 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches):
+    def backward(self, dout, caches, hook=None):
         """Gradients of every parameter for upstream ``dout``, keyed like ``params``; the
-        gradient of the input batch is not computed (:func:`training_passes`)."""
+        gradient of the input batch is not computed (:func:`training_passes`).
+
+        ``hook(i, layer, dout, cache, pass_) -> (dx, grads)``, if given, runs each layer's
+        pass instead of :func:`run_backward` (the profiler times, counts and measures them).
+        """
+        hook = hook or (lambda i, layer, dout, cache, pass_: run_backward(layer, pass_, dout, cache))
         grads = {}
         passes = training_passes(self.layers)
-        for layer, keys, cache, pass_ in zip(reversed(self.layers), reversed(self.param_keys), reversed(caches),
-                                             reversed(passes)):
-            if pass_ == "none":
+        for i in reversed(range(len(self.layers))):
+            if passes[i] == "none":
                 break
-            dout, local = run_backward(layer, pass_, dout, cache)
-            for lname, g in local.items():
-                grads[keys[lname]] = g
+            dout, local = hook(i, self.layers[i], dout, caches[i], passes[i])
+            grads.update({self.param_keys[i][lname]: g for lname, g in local.items()})
         return grads
 
     def loss(self, X, y=None):

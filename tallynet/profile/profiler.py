@@ -44,7 +44,7 @@ import numpy as np
 from .. import optim
 from ..counts import KINDS, LayerFlops, Ops
 from ..layers.losses import LOSSES
-from ..models.sequential import run_backward, training_passes
+from ..models.sequential import run_backward
 from ..cost.render import Rendered
 from . import render
 from .counter import Counter, counting
@@ -270,15 +270,12 @@ def _run_step(model, X, y, forward_hook=None, backward_hook=None, loss_hook=None
         x, cache = forward_hook(i, layer, x, _local_params(model, keys))
         caches.append(cache)
     loss, dout = loss_hook(x, y)
-    grads = {}
-    passes = training_passes(model.layers)
-    for i in reversed(range(len(model.layers))):
-        if passes[i] == "none":
-            break
-        dout, local = backward_hook(i, model.layers[i], dout, caches[i], passes[i])
-        grads.update({model.param_keys[i][l]: g for l, g in local.items()})
+
+    def backward(i, layer, dout, cache, pass_):
+        result = backward_hook(i, layer, dout, cache, pass_)
         caches[i] = None
-    return loss, grads
+        return result
+    return loss, model.backward(dout, caches, backward)
 
 
 def _sgd_step(model, X, y):
