@@ -12,9 +12,9 @@ import argparse
 import statistics
 import time
 
-import tallynet  # noqa: F401  (before NumPy, so that OpenBLAS's idle threads sleep)
-import numpy as np  # noqa: E402
+import numpy as np
 
+import tallynet
 from tallynet.layers.conv import conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive
 
 # Seed 001's CNN: x (N, C, H, W) and w (F, C, kh, kw), all stride 1 pad 1.
@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of the fast path")
     parser.add_argument("--naive-repeats", type=int, default=3, help="timed calls of the naive path")
     args = parser.parse_args()
+    tallynet.tune_process()
 
     rng = np.random.default_rng(0)
     header = (f"{'layer':<6} {'x':<16} {'w':<16} {'naive fwd':>10} {'fast fwd':>10} {'speedup':>8}"

@@ -2,8 +2,8 @@
 
     python benchmarks/counting_overhead.py [SPEC] [--batch 32] [--repeats 7]
 
-A step is ``model.loss`` (forward, softmax loss, backward) and an SGD update of
-every parameter, float32, after a warm-up. The counted step runs the same code
+A step is :func:`tallynet.step.train_step` (forward, softmax loss, backward and an
+SGD update of every parameter), float32, after a warm-up. The counted step runs the same code
 on counting arrays inside a :class:`tallynet.profile.Counter` (its layers'
 running averages and generators included), so every operation goes through the
 counter. Prints the medians, the ratio (the target is at most 3x) and the
@@ -15,19 +15,18 @@ import json
 import statistics
 import time
 
-import tallynet  # noqa: F401  (before NumPy, so that OpenBLAS's idle threads sleep)
-import numpy as np  # noqa: E402
+import numpy as np
 
-from tallynet import optim
+import tallynet
 from tallynet.models import from_spec, resolve_spec
 from tallynet.profile import Counter, counting
+from tallynet.step import rule_update, train_step
+
+SGD = rule_update("sgd")
 
 
 def step(model, X, y):
-    loss, grads = model.loss(X, y)
-    for key, w in model.params.items():
-        model.params[key] = optim.sgd(w, grads[key])[0]
-    return loss
+    return train_step(model, X, y, SGD, check_finite=False)
 
 
 def counted_step(model, X, y):
@@ -53,6 +52,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    tallynet.tune_process()
     model = from_spec(resolve_spec(args.spec), seed=0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch,) + model.input_shape).astype(model.dtype)

@@ -7,7 +7,7 @@ The same as ``tallynet bench``: see :mod:`tallynet.bench` for what is timed and 
 
 import sys
 
-import tallynet.cli  # imports tallynet before NumPy, so that OpenBLAS's idle threads sleep
+import tallynet.cli  # the command applies tallynet.tune_process() before it runs
 
 if __name__ == "__main__":
     sys.exit(tallynet.cli.main(["bench", *sys.argv[1:]]))

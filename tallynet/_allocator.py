@@ -17,10 +17,11 @@ The price: memory a process freed stays reserved for its own later use (the
 resident size does not shrink back after the peak of a step), which is what a
 training process wants anyway.
 
-Applied once, when tallynet is imported, on Linux with glibc only (elsewhere
-nothing changes). ``TALLYNET_KEEP_FREED_MEMORY=0`` in the environment turns it
-off. The settings are process-wide: they also apply to other libraries'
-allocations.
+Applied by :func:`tallynet.tune_process` (which the ``tallynet`` command and
+``tallynet bench`` call; importing tallynet changes nothing), on Linux with glibc
+only (elsewhere nothing changes). ``TALLYNET_KEEP_FREED_MEMORY=0`` in the
+environment turns it off. The settings are process-wide: they also apply to
+other libraries' allocations.
 """
 
 import ctypes
@@ -42,11 +43,12 @@ def _glibc():
 
 
 def keep_freed_memory():
-    """Apply the two malloc settings (see the module docstring); returns whether they took effect."""
+    """Apply the two malloc settings (see the module docstring) unless
+    ``TALLYNET_KEEP_FREED_MEMORY=0``; returns whether they are in effect."""
     global active
     if active:
         return True
-    if not _glibc():
+    if os.environ.get("TALLYNET_KEEP_FREED_MEMORY", "1") == "0" or not _glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -55,7 +57,3 @@ def keep_freed_memory():
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     active = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return active
-
-
-if os.environ.get("TALLYNET_KEEP_FREED_MEMORY", "1") != "0":
-    keep_freed_memory()

@@ -12,18 +12,20 @@ training step 140 -> 101 ms, and PyTorch's step, run beside it in
 
 ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles, the smallest value OpenBLAS takes)
 sends them to sleep at once; waking one costs microseconds, not milliseconds.
-OpenBLAS reads its environment when it is loaded, with NumPy:
+:func:`tallynet.tune_process` applies it (the ``tallynet`` command and ``tallynet
+bench`` call it; importing tallynet changes nothing). OpenBLAS reads its
+environment when it is loaded, with NumPy:
 
-- tallynet imported before NumPy (the ``tallynet`` command always is): the
-  variable is set, and OpenBLAS reads it when NumPy loads it;
-- NumPy imported first (a notebook's ``import numpy as np``): OpenBLAS has read
+- before NumPy is loaded: the variable is set, and OpenBLAS reads it when NumPy
+  loads it;
+- after (importing tallynet loads NumPy): OpenBLAS has read
   its environment already, so tallynet sets the variable, has OpenBLAS read its
   environment again (``openblas_read_env``) and stops its worker threads
   (``blas_thread_shutdown_``, which OpenBLAS itself runs before every fork); the next
   matrix product starts them again, with the new timeout. Both functions are
   exported by every OpenBLAS build; where either is missing, or the BLAS is not
-  OpenBLAS, nothing changes. Do not import tallynet for the first time while
-  another thread is inside a matrix product.
+  OpenBLAS, nothing changes. Do not call it while another thread is inside a
+  matrix product.
 
 A value already in the environment is the user's choice and is kept, and then
 OpenBLAS is not touched.
@@ -80,6 +82,3 @@ def let_idle_threads_sleep():
     except ValueError:  # the user's value is not a number; OpenBLAS ignores it too
         in_effect = False
     return in_effect
-
-
-let_idle_threads_sleep()

@@ -14,7 +14,7 @@ and reports the ratio tallynet / PyTorch. The last line of the output is one JSO
 object with every number.
 
 Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
-(tallynet sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and
+(:func:`tallynet.tune_process` sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and
 PyTorch's OpenMP threads are passive (OMP_WAIT_POLICY=PASSIVE, set here before
 PyTorch is imported). Left spinning,
 either slows the other on a 2-core machine: OpenBLAS's default alone makes
@@ -30,23 +30,19 @@ import time
 
 import numpy as np
 
-from . import _openblas, optim
-from .layers._threads import get_num_threads, set_num_threads
+from . import _openblas
+from .layers._threads import num_threads
 from .models import from_spec, resolve_spec
+from .step import rule_update, train_step
+from .tuning import tune_process
 
 LOSS_TOLERANCE = 1e-4  # relative, on the first step's loss (float32)
 WARMUP_STEPS = 3
 
 
 def _tallynet_runner(model, X, y):
-    configs = {k: {"learning_rate": 1e-2, "momentum": 0.9} for k in model.params}
-
-    def step():
-        loss, grads = model.loss(X, y)
-        for k, w in model.params.items():
-            model.params[k], configs[k] = optim.sgd_momentum(w, grads[k], configs[k])
-        return loss
-    return step, lambda: model.loss(X)
+    update = rule_update("sgd_momentum", {"learning_rate": 1e-2, "momentum": 0.9})
+    return (lambda: train_step(model, X, y, update, check_finite=False)), lambda: model.loss(X)
 
 
 def _torch_runner(model, X, y, torch):
@@ -107,7 +103,8 @@ def bench_batch(spec, batch, repeats, torch=None):
                 times[name][kind].append(time.perf_counter() - start)
     for name in runners:
         result[name] = {kind: _quartiles(ts) for kind, ts in times[name].items()}
-        result[name]["images_per_second"] = round(batch / np.median(times[name]["step"]), 1)
+        # from the median as reported (rounded to the microsecond), so that the two agree
+        result[name]["images_per_second"] = round(batch / (result[name]["step"]["median_ms"] / 1e3), 1)
     if torch is not None:
         for kind in ("step", "forward"):
             result[f"ratio_{kind}"] = round(result["tallynet"][kind]["median_ms"]
@@ -129,7 +126,8 @@ def _import_torch(threads):
 
 def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
     """Run :func:`bench_batch` for each batch size with ``threads`` threads for NumPy's BLAS,
-    tallynet's own passes and PyTorch. Returns the JSON object the report ends with.
+    tallynet's own passes and PyTorch, after :func:`tallynet.tune_process`. Returns the JSON
+    object the report ends with.
 
     The thread settings are restored afterwards (PyTorch's stays, as its own setting).
     """
@@ -138,24 +136,22 @@ def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
         raise ValueError(f"batches must be integers >= 1, got {batches!r}")
+    tuned = tune_process()
     torch = _import_torch(threads) if use_torch else None
-    before = get_num_threads()
-    set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # comes with scikit-learn (the [data] extra)
         threadpool_limits = None
-    try:
-        with contextlib.nullcontext() if threadpool_limits is None else threadpool_limits(threads, user_api="blas"):
-            results = [bench_batch(spec, b, repeats, torch) for b in batches]
-    finally:
-        set_num_threads(before)
+    with num_threads(threads), (contextlib.nullcontext() if threadpool_limits is None
+                                else threadpool_limits(threads, user_api="blas")):
+        results = [bench_batch(spec, b, repeats, torch) for b in batches]
     return {
         "spec": spec, "threads": threads, "repeats": repeats,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "blas_threads_limited": threadpool_limits is not None,
         "openblas_thread_timeout": os.environ.get(_openblas.VARIABLE, "unset"),
-        "openblas_timeout_in_effect": _openblas.in_effect,
+        "openblas_timeout_in_effect": tuned["openblas_idle_threads_sleep"],
+        "keep_freed_memory": tuned["keep_freed_memory"],
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset") if torch is not None else None,
         "pytorch": None if torch is None else torch.__version__,
         "results": results,

@@ -11,7 +11,11 @@ import time
 
 import numpy as np
 
+from .cost.conventions import CONVENTIONS
+from .dtypes import DTYPES, TRAINING_DTYPES
 from .models import from_spec, resolve_spec
+from .optim import ALIASES, UPDATE_RULES
+from .tuning import tune_process
 
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -232,7 +236,7 @@ def build_parser():
     p.add_argument("--download", action="store_true", help="download cifar10 / mnist into the cache if missing")
     p.add_argument("--epochs", type=_positive_int, default=10)
     p.add_argument("--batch", type=_positive_int, default=None, help="batch size (default: the spec's batch)")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "sgd_momentum", "rmsprop", "adam"])
+    p.add_argument("--optimizer", default="adam", choices=list(UPDATE_RULES))
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--lr-decay", type=float, default=1.0, help="learning rate factor per epoch")
     p.add_argument("--num-train", type=_positive_int, default=None, help="use only this many training samples")
@@ -242,13 +246,13 @@ def build_parser():
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.set_defaults(func=cmd_train)
 
-    conventions = ["exact", "walkthrough", "macs", "torch"]
+    conventions = list(CONVENTIONS)
     p = sub.add_parser("summary", help="per-layer shapes, parameters, memory and FLOPs")
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="exact", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=["float16", "float32", "float64"])
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "sgd_momentum", "momentum", "rmsprop", "adam"])
+    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_summary)
 
@@ -256,7 +260,7 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="walkthrough", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=["float16", "float32", "float64"])
+    p.add_argument("--dtype", default=None, choices=list(DTYPES))
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
 
@@ -266,7 +270,7 @@ def build_parser():
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--steps", type=_positive_int, default=5, help="timed steps; times are their medians (default 5)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", default=None, choices=["float32", "float64"])
+    p.add_argument("--dtype", default=None, choices=TRAINING_DTYPES)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_profile)
 
@@ -289,6 +293,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    tune_process()  # a command is a training (or measuring) process: malloc and OpenBLAS set for speed
     try:
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError, ImportError, OSError) as err:

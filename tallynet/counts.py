@@ -60,3 +60,47 @@ class LayerFlops:
         """The backward FLOPs of the pass a training step runs: ``"full"`` (both gradients),
         ``"params"`` (no input gradient) or ``"none"`` (see ``tallynet.models.training_passes``)."""
         return {"full": self.backward, "params": self.backward_params, "none": Ops()}[pass_]
+
+
+#: the three parts of a layer's FLOPs, in the order the walkthrough prints them
+PARTS = ("forward", "backward_input", "backward_params")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One named term of a layer's count, the line a walkthrough prints for it:
+    ``label: symbol = f1 x f2 x ... = value``, of the kinds in ``ops``.
+
+    The product of ``factors`` is the term's value; a layer's FLOPs under a convention
+    are the sums of its terms, so the printed derivation and the count are one thing.
+    """
+
+    label: str
+    symbol: str
+    factors: tuple
+    ops: Ops
+
+    def __post_init__(self):
+        product = 1
+        for f in self.factors:
+            product *= f
+        if product != self.ops.total:
+            raise ValueError(f"term {self.label!r}: its factors {self.factors} multiply to {product}, "
+                             f"but it counts {self.ops.total} operations")
+
+
+def term(label, symbol, factors, kind):
+    """A :class:`Term` of one kind of operation (``"mul"``, ``"add"``, ...), whose count is the
+    product of ``factors``; or of the given :class:`Ops` (which must add up to that product)."""
+    factors = tuple(int(f) for f in factors)
+    if isinstance(kind, str):
+        product = 1
+        for f in factors:
+            product *= f
+        kind = Ops(**{kind: product})
+    return Term(label, symbol, factors, kind)
+
+
+def flops_from_terms(terms):
+    """The :class:`LayerFlops` that ``{part: [Term]}`` adds up to (a missing part counts 0)."""
+    return LayerFlops(**{part: sum((t.ops for t in terms.get(part, ())), Ops()) for part in PARTS})

@@ -133,6 +133,26 @@ def adam(w, dw, config=None):
 
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}
 
+#: optimizer state each rule keeps per trainable parameter, in parameter-sized arrays
+#: (velocity; cache; the two moments), for the cost model's memory totals
+STATE_ARRAYS = {"sgd": 0, "sgd_momentum": 1, "rmsprop": 1, "adam": 2}
+
+#: parameter-sized temporaries one update holds at once, measured with tracemalloc (a test
+#: keeps them so): sgd ``w - lr * dw`` has lr * dw and the new w; momentum ``momentum * v``
+#: and ``lr * dw``; rmsprop and adam one and three more for their moments
+UPDATE_TEMPORARIES = {"sgd": 2, "sgd_momentum": 2, "rmsprop": 3, "adam": 5}
+
+#: other names the cost model and the command line accept for a rule
+ALIASES = {"momentum": "sgd_momentum"}
+
+
+def rule_name(name):
+    """The rule a name (or alias) of :data:`UPDATE_RULES` stands for; ValueError otherwise."""
+    name = ALIASES.get(name, name)
+    if name not in UPDATE_RULES:
+        raise ValueError(f"optimizer must be one of {', '.join([*UPDATE_RULES, *ALIASES])}, got {name!r}")
+    return name
+
 
 def get_update_rule(rule):
     """The update function for a name in :data:`UPDATE_RULES`, or ``rule`` itself if callable."""

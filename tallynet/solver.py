@@ -24,7 +24,6 @@ Checkpoints (when ``checkpoint_name`` is set), written atomically:
 
 import contextlib
 import copy
-import math
 import numbers
 import signal
 import sys
@@ -34,6 +33,7 @@ import numpy as np
 
 from . import checkpoint, optim
 from .layers._checks import check_int
+from .step import NonFiniteStep, train_step
 
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 _PAYLOAD_KEYS = ("epoch", "iteration", "batch_size", "num_train", "update_rule", "params",
@@ -179,21 +179,16 @@ class Solver:
         not finite; then no parameter or optimizer state has been changed.
         """
         idx = self.rng.integers(self.X_train.shape[0], size=self.batch_size)
-        loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise self._diverged(f"the loss is {loss}")
-        # Compute every update before committing any, so that a failure leaves
-        # the model and the optimizer state as they were.
-        new_params, new_configs = {}, {}
-        for name, w in self.model.params.items():
-            if name not in grads:
-                raise ValueError(f"model.loss returned no gradient for parameter {name!r}")
-            next_w, config = self.update_rule(w, grads[name], dict(self.optim_configs[name]))
-            if not np.isfinite(next_w).all():
-                raise self._diverged(f"the update made parameter {name!r} non-finite")
-            new_params[name], new_configs[name] = next_w, config
-        self.model.params.update(new_params)
+        new_configs = {}
+
+        def update(name, w, dw):
+            # each rule gets a copy of the config, so a failed step changes no state
+            next_w, new_configs[name] = self.update_rule(w, dw, dict(self.optim_configs[name]))
+            return next_w
+        try:
+            loss = train_step(self.model, self.X_train[idx], self.y_train[idx], update)
+        except NonFiniteStep as err:
+            raise self._diverged(str(err)) from None
         self.optim_configs.update(new_configs)
         self.iteration += 1
         self.loss_history.append(loss)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tallynet.gradcheck import rel_error
+from tallynet.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 
 def assert_gradient_matches(numeric, analytic, tol, what=""):
@@ -11,6 +11,19 @@ def assert_gradient_matches(numeric, analytic, tol, what=""):
         assert np.max(np.abs(numeric)) < 1e-9, what
     else:
         assert rel_error(numeric, analytic) < tol, what
+
+
+def assert_numerical_gradients(f, arrays, analytic, dout=None, tol=1e-7, what=""):
+    """The one numerical-gradient check of the suite: each ``analytic[name]`` against centred
+    differences of ``f()`` with respect to ``arrays[name]`` (perturbed in place, so ``f`` reads
+    it): of a scalar ``f`` when ``dout`` is None, else the vector-Jacobian product with ``dout``."""
+    for name, a in arrays.items():
+        if dout is None:
+            numeric = eval_numerical_gradient(lambda _: f(), a, verbose=False)
+        else:
+            numeric = eval_numerical_gradient_array(lambda _: f(), a, dout)
+        assert numeric.shape == np.shape(analytic[name]), (what, name)
+        assert_gradient_matches(numeric, analytic[name], tol, f"{what} d{name}")
 
 
 def to_channel_major(a):

@@ -1,10 +1,10 @@
-"""Convolution kernels and the Conv2d layer: numerical gradients, naive vs fast,
-hand-computed values, PyTorch (when installed), dtypes and argument errors."""
+"""Convolution kernels and the Conv2d layer: naive vs fast, hand-computed values, PyTorch
+(when installed), dtypes and argument errors. Numerical gradients and the checks every
+layer type shares are in test_layer_contract.py."""
 
 import numpy as np
 import pytest
 
-from tallynet.gradcheck import eval_numerical_gradient_array, rel_error
 from tallynet.layers.conv import (Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast,
                                   conv_forward_naive)
 
@@ -34,24 +34,6 @@ def make_inputs(x_shape, w_shape, dtype=np.float64, seed=0):
 def output_shape(x_shape, w_shape, stride, pad):
     return (x_shape[0], w_shape[0], (x_shape[2] + 2 * pad - w_shape[2]) // stride + 1,
             (x_shape[3] + 2 * pad - w_shape[3]) // stride + 1)
-
-
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS, ids=CONFIG_IDS)
-def test_backward_matches_numerical_gradient(impl, x_shape, w_shape, stride, pad):
-    forward, backward = IMPLS[impl]
-    x, w, b = make_inputs(x_shape, w_shape)
-    param = {"stride": stride, "pad": pad}
-    out, cache = forward(x, w, b, param)
-    assert out.shape == output_shape(x_shape, w_shape, stride, pad)
-    dout = np.random.default_rng(1).standard_normal(out.shape)
-    dx, dw, db = backward(dout, cache)
-    dx_num = eval_numerical_gradient_array(lambda v: forward(v, w, b, param)[0], x, dout)
-    dw_num = eval_numerical_gradient_array(lambda v: forward(x, v, b, param)[0], w, dout)
-    db_num = eval_numerical_gradient_array(lambda v: forward(x, w, v, param)[0], b, dout)
-    assert rel_error(dx, dx_num) < 1e-7
-    assert rel_error(dw, dw_num) < 1e-7
-    assert rel_error(db, db_num) < 1e-7
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS + [((4, 5, 11, 9), (6, 5, 3, 4), 2, 1)],

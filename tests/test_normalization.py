@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tallynet.gradcheck import eval_numerical_gradient_array, rel_error
+from conftest import assert_numerical_gradients
+from tallynet.gradcheck import rel_error
 from tallynet.layers import (
     BatchNorm,
     LayerNorm,
@@ -57,27 +58,6 @@ def inputs(shape, dtype=np.float64, seed=0):
     return x, gamma, beta, dout
 
 
-def numerical_grads(forward, x, gamma, beta, dout):
-    f = lambda _: forward(x, gamma, beta)[0]  # noqa: E731 - each array is perturbed in place
-    return (
-        eval_numerical_gradient_array(f, x, dout),
-        eval_numerical_gradient_array(f, gamma, dout),
-        eval_numerical_gradient_array(f, beta, dout),
-    )
-
-
-@pytest.mark.parametrize("kind", list(PAIRS))
-def test_gradients_match_numerical(kind):
-    forward, backward = PAIRS[kind]
-    for i, shape in enumerate(shapes_for(kind)):
-        x, gamma, beta, dout = inputs(shape, seed=i)
-        dx, dgamma, dbeta = backward(dout, forward(x, gamma, beta)[1])
-        for name, got, want in zip(("dx", "dgamma", "dbeta"), (dx, dgamma, dbeta),
-                                   numerical_grads(forward, x, gamma, beta, dout)):
-            assert got.shape == want.shape
-            assert rel_error(got, want) < 1e-6, (kind, shape, name)
-
-
 @pytest.mark.parametrize("kernel, shape", [(batchnorm_forward, (5, 4)), (spatial_batchnorm_forward, (2, 3, 2, 4))])
 def test_test_mode_gradients_match_numerical(kernel, shape):
     x, gamma, beta, dout = inputs(shape)
@@ -86,9 +66,10 @@ def test_test_mode_gradients_match_numerical(kernel, shape):
     stats = {"running_mean": rng.standard_normal(C), "running_var": rng.uniform(0.5, 2, C)}
     forward = lambda x, g, b: kernel(x, g, b, {"mode": "test", **stats})  # noqa: E731
     cache = forward(x, gamma, beta)[1]
+    arrays = {"x": x, "gamma": gamma, "beta": beta}
     for backward in (batchnorm_backward, batchnorm_backward_alt):
-        for got, want in zip(backward(dout, cache), numerical_grads(forward, x, gamma, beta, dout)):
-            assert rel_error(got, want) < 1e-6
+        grads = dict(zip(arrays, backward(dout, cache)))
+        assert_numerical_gradients(lambda: forward(x, gamma, beta)[0], arrays, grads, dout, 1e-6, backward.__name__)
 
 
 @pytest.mark.parametrize("kernel, shape", [(bn_train, (6, 5)), (bn_train, (1, 4)), (sbn_train, (3, 4, 5, 2))])

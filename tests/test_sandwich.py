@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_gradient_matches
-from tallynet.gradcheck import eval_numerical_gradient_array
+from conftest import assert_numerical_gradients
 from tallynet.layers.sandwich import (
     affine_relu_backward, affine_relu_forward, conv_bn_relu_pool_backward, conv_bn_relu_pool_forward,
     conv_relu_pool_backward, conv_relu_pool_forward,
@@ -19,10 +18,7 @@ def check(forward, backward, args, tol):
     out, cache = forward(*args)
     dout = rng.standard_normal(out.shape)
     grads = backward(dout, cache)
-    for i, (arg, grad) in enumerate(zip(args, grads)):
-        def f(a, i=i):
-            return forward(*args[:i], a, *args[i + 1:])[0]
-        assert_gradient_matches(eval_numerical_gradient_array(f, arg, dout), grad, tol, i)
+    assert_numerical_gradients(lambda: forward(*args)[0], dict(enumerate(args)), dict(enumerate(grads)), dout, tol)
 
 
 def test_affine_relu():

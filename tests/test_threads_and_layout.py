@@ -15,7 +15,7 @@ from tallynet.layers import _threads
 from tallynet.layers.activations import relu_backward, relu_forward
 from tallynet.layers.conv import conv_backward_fast, conv_forward_fast
 from tallynet.layers.im2col import channel_major, col2im, im2col
-from tallynet.layers.normalization import spatial_batchnorm_backward, spatial_batchnorm_forward
+from tallynet.layers.batchnorm import spatial_batchnorm_backward, spatial_batchnorm_forward
 from tallynet.layers.pooling import (avg_pool_backward, avg_pool_forward, global_avg_pool_backward,
                                      max_pool_backward_fast, max_pool_forward_fast)
 from tallynet.models import preset
@@ -213,18 +213,28 @@ def test_kernels_give_the_same_numbers_for_either_layout(layout):
         assert np.array_equal(kernel(x), kernel(reference))
 
 
-# --- malloc keeps freed memory -------------------------------------------------------------
+# --- process settings: none on import, tune_process() on request ------------------------------
+def test_importing_tallynet_changes_nothing_in_the_process():
+    code = ("import os; before = dict(os.environ); import tallynet; "
+            "print(dict(os.environ) == before, tallynet._allocator.active, tallynet._openblas.in_effect)")
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "False", "False"]
+
+
 def _allocator_active(env):
-    code = "import tallynet._allocator as a; print(a.active)"
+    code = ("import tallynet; import tallynet._allocator as a; before = a.active; tallynet.tune_process(); "
+            "print(before, a.active)")
     return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True,
                           text=True, check=True).stdout.strip()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"),
                     reason="the malloc settings exist on glibc only")
-def test_malloc_keeps_freed_memory_unless_the_environment_says_no():
-    assert _allocator_active({}) == "True"
-    assert _allocator_active({"TALLYNET_KEEP_FREED_MEMORY": "0"}) == "False"
+def test_tune_process_keeps_freed_memory_unless_the_environment_says_no():
+    assert _allocator_active({}) == "False True"
+    assert _allocator_active({"TALLYNET_KEEP_FREED_MEMORY": "0"}) == "False False"
 
 
 # --- OpenBLAS's idle threads sleep ------------------------------------------------------------
@@ -242,7 +252,7 @@ busy = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 import tallynet
 print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), tallynet._openblas.in_effect, busy / (time.perf_counter() - wall))
 """
-TALLYNET_FIRST, NUMPY_FIRST = "import tallynet", "import numpy; import tallynet"
+TUNED = "import tallynet; tallynet.tune_process()"
 
 
 def _idle_cpu(imports, env=None):
@@ -259,21 +269,20 @@ def _openblas_spins_by_default():
     blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
     if not blas or blas[0]["internal_api"] != "openblas" or blas[0]["num_threads"] < 2:
         pytest.skip("needs NumPy on a multithreaded OpenBLAS")
-    spinning = _idle_cpu("")[2]  # without tallynet: OpenBLAS's default, about 0.1 s of busy-waiting
+    spinning = _idle_cpu("")[2]  # untuned: OpenBLAS's default, about 0.1 s of busy-waiting
     if spinning < 0.5:
         pytest.skip(f"this OpenBLAS does not busy-wait by default (idle CPU {spinning:.2f} of a core)")
 
 
-def test_tallynet_sets_the_openblas_thread_timeout_unless_the_user_did():
-    assert _idle_cpu(TALLYNET_FIRST)[:2] == ("4", "True")
-    assert _idle_cpu(TALLYNET_FIRST, env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")
-    assert _idle_cpu(NUMPY_FIRST, env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")
+def test_tune_process_sets_the_openblas_thread_timeout_unless_the_user_did():
+    assert _idle_cpu("import tallynet")[:2] == ("None", "False")
+    assert _idle_cpu(TUNED)[:2] == ("4", "True")
+    assert _idle_cpu(TUNED, env={"OPENBLAS_THREAD_TIMEOUT": "12"})[:2] == ("12", "True")
 
 
-@pytest.mark.parametrize("imports", [TALLYNET_FIRST, NUMPY_FIRST])
-def test_openblas_idle_threads_do_not_spin_after_a_product(imports):
+def test_openblas_idle_threads_do_not_spin_after_a_product_once_tuned():
     _openblas_spins_by_default()
-    timeout, in_effect, idle = _idle_cpu(imports)
+    timeout, in_effect, idle = _idle_cpu(TUNED)
     assert (timeout, in_effect) == ("4", "True")
     assert idle < 0.2
 
@@ -282,7 +291,7 @@ def test_restarting_openblas_threads_keeps_products_right_and_threaded():
     _openblas_spins_by_default()
     code = ("import numpy as np; from threadpoolctl import threadpool_info; "
             "a = np.random.default_rng(0).standard_normal((300, 300)); before = a @ a; "
-            "import tallynet; after = a @ a; "
+            "import tallynet; tallynet.tune_process(); after = a @ a; "
             "print(np.array_equal(before, after), [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'][0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "True" and int(out[1]) >= 2

@@ -10,17 +10,17 @@ from tallynet.cost import summary
 from tallynet.layers import Affine, Conv2d, Dropout, Flatten, ReLU
 from tallynet.layers.losses import softmax_loss
 from tallynet.models import FullyConnectedNet, Sequential, preset
-from tallynet.models.sequential import training_passes
+from tallynet.models.nodes import chain, training_passes
 from tallynet.profile import Counter, counting, profile
 
 rng = np.random.default_rng(0)
 
 
 def test_the_first_layer_with_parameters_skips_dx_and_the_layers_below_skip_backward():
-    assert training_passes(preset("seed-cnn").layers) == ["params"] + ["full"] * 13
-    assert training_passes([Dropout(0.5), Flatten(), Affine(4), ReLU(), Affine(2)]) == \
+    assert training_passes(preset("seed-cnn").nodes) == ["params"] + ["full"] * 13
+    assert training_passes(chain([Dropout(0.5), Flatten(), Affine(4), ReLU(), Affine(2)])) == \
         ["none", "none", "params", "full", "full"]
-    assert training_passes([ReLU(), Flatten()]) == ["none", "none"]
+    assert training_passes(chain([ReLU(), Flatten()])) == ["none", "none"]
 
 
 @pytest.mark.parametrize("bias, stride, pad", [(True, 1, 1), (False, 2, 0), (True, 2, 2)])

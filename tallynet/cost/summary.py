@@ -25,8 +25,8 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
   ReLU's boolean mask; dropout's float64 uniforms and boolean mask; batchnorm's
   ``x - mean`` and the products beside ``x_hat``;
 - the optimizer update: ``param - lr * grad`` holds two parameter-sized arrays
-  beside all parameters and gradients (:data:`UPDATE_TEMPORARIES`), which is the
-  peak of a step for a wide fully connected net.
+  beside all parameters and gradients (:data:`tallynet.optim.UPDATE_TEMPORARIES`),
+  which is the peak of a step for a wide fully connected net.
 
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
@@ -41,33 +41,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import optim
 from ..counts import LayerFlops, Ops
+from ..dtypes import DTYPES
 from ..layers._checks import check_choice
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
-from ..models.sequential import layer_shapes, training_passes
-from ..models.spec import DTYPES, build_layers
+from ..models.nodes import MODEL_INPUT, chain, consumers, last_uses, node_shapes, training_passes
+from ..models.spec import build_layers
 from .conventions import get_convention
 from .render import Rendered, fmt_flops
-
-#: optimizer state kept per trainable parameter, in parameter-sized arrays
-OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "rmsprop": 1, "adam": 2}
-
-#: parameter-sized temporaries an update of one parameter holds at once (tallynet.optim,
-#: measured with tracemalloc): sgd ``w - lr * dw`` has lr * dw and the new w; momentum
-#: ``momentum * v`` and ``lr * dw``; rmsprop and adam one and three more for their moments
-UPDATE_TEMPORARIES = {"sgd": 2, "sgd_momentum": 2, "momentum": 2, "rmsprop": 3, "adam": 5}
-
-#: how layer types are named in tables (seed 001: Conv1, BatchNorm1, ReLU1, MaxPool1, GAP, FC)
-DISPLAY = {"conv": "Conv", "batchnorm": "BatchNorm", "layernorm": "LayerNorm", "relu": "ReLU",
-           "sigmoid": "Sigmoid", "maxpool": "MaxPool", "avgpool": "AvgPool", "global_avgpool": "GAP",
-           "affine": "FC", "dropout": "Dropout", "flatten": "Flatten"}
-
-#: layer types grouped as in seed 001's breakdown by layer type
-GROUP = {"conv": "Convolution", "batchnorm": "Batch Normalization", "layernorm": "Layer Normalization",
-         "relu": "Activation (ReLU)", "sigmoid": "Activation (sigmoid)", "maxpool": "Pooling",
-         "avgpool": "Pooling", "global_avgpool": "Pooling", "affine": "Fully Connected",
-         "dropout": "Dropout", "flatten": "Reshape"}
 
 
 def _count(shape):
@@ -82,6 +65,7 @@ class LayerCost:
     name: str
     type: str
     layer: object = field(repr=False)
+    inputs: tuple            # the indices of the nodes it takes (-1: the model's input)
     input_shape: tuple
     output_shape: tuple
     params: int              # trainable parameters
@@ -127,13 +111,36 @@ class LayerCost:
         }
 
 
+#: the groups of the layers a block starts with (seed 001: a convolution or affine layer)
+BLOCK_ANCHORS = ("Convolution", "Fully Connected")
+
+
+def blocks(layer_costs):
+    """Group the layers into seed 001's blocks: lists of consecutive :class:`LayerCost` rows.
+
+    A block is a convolution or affine layer and the layers after it, up to and including
+    the next pooling layer or up to the next convolution / affine layer; a layer outside
+    any block is a group of its own.
+    """
+    groups, open_block = [], False
+    for l in layer_costs:
+        anchor = l.layer.group in BLOCK_ANCHORS
+        if anchor or not open_block:
+            groups.append([])
+            open_block = anchor
+        groups[-1].append(l)
+        if l.layer.group == "Pooling":
+            open_block = False
+    return groups
+
+
 def display_names(layers):
     """Seed 001's layer names: the type's display name, numbered when the type repeats."""
     kinds = [layer.kind for layer in layers]
     seen = {}
     names = []
     for layer in layers:
-        base = DISPLAY.get(layer.kind, layer.kind)
+        base = layer.display_name
         seen[layer.kind] = seen.get(layer.kind, 0) + 1
         numbered = f"{base}{seen[layer.kind]}" if kinds.count(layer.kind) > 1 else base
         names.append(layer.name or numbered)
@@ -149,7 +156,7 @@ class Summary(Rendered):
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
-    def __init__(self, layers, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax"):
+    def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax"):
         self.name = name or "network"
         self.loss = loss
         self.batch = batch
@@ -157,14 +164,16 @@ class Summary(Rendered):
         self.dtype = np.dtype(dtype)
         self.optimizer = optimizer
         itemsize = self.dtype.itemsize
-        shapes = layer_shapes(layers, input_shape, batch)
-        self.input_shape = shapes[0]
+        in_shapes, out_shapes = node_shapes(nodes, input_shape, batch)
+        self.input_shape = (int(batch),) + tuple(input_shape)
         self.layers = []
-        passes = training_passes(layers)
-        for i, (layer, name, in_shape, out_shape) in enumerate(zip(layers, display_names(layers), shapes, shapes[1:])):
+        passes = training_passes(nodes)
+        layers = [layer for layer, _ in nodes]
+        for i, ((layer, inputs), name, in_shape, out_shape) in enumerate(zip(nodes, display_names(layers), in_shapes,
+                                                                             out_shapes)):
             params = sum(_count(s) for s in layer.param_shapes(in_shape).values())
             self.layers.append(LayerCost(
-                index=i, name=name, type=layer.kind, layer=layer,
+                index=i, name=name, type=layer.kind, layer=layer, inputs=tuple(inputs),
                 input_shape=in_shape, output_shape=out_shape,
                 params=params, state=sum(_count(s) for s in layer.state_shapes(in_shape).values()),
                 param_bytes=params * itemsize,
@@ -189,7 +198,7 @@ class Summary(Rendered):
         param_bytes = sum(l.param_bytes for l in L)
         activation_bytes = self.input_bytes + sum(l.activation_bytes for l in L)
         gradient_bytes = param_bytes
-        optimizer_bytes = OPTIMIZER_STATE[self.optimizer] * param_bytes
+        optimizer_bytes = optim.STATE_ARRAYS[self.optimizer] * param_bytes
         cache_bytes = sum(l.cache_bytes for l in L)
         peaks = self.step_peaks()
         forward = sum((l.flops.forward for l in L), Ops())
@@ -235,56 +244,69 @@ class Summary(Rendered):
     def step_peaks(self):
         """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.
 
-        Replays the step (see the module docstring): parameters, running averages,
-        optimizer state and the batch (inputs, and mse's targets of the scores' shape;
-        class labels are left out) are alive throughout; each layer's pass adds its
-        ``footprint`` peak to what is alive when it starts.
+        Replays the step over the nodes' edges (see the module docstring): parameters,
+        running averages, optimizer state and the batch (inputs, and mse's targets of the
+        scores' shape; class labels are left out) are alive throughout; each node's pass
+        adds its ``footprint`` peak to what is alive when it starts. An output lives in the
+        buffer of its node, or of its input's when the node is a view; a buffer is freed
+        after its last consumer's forward unless a cache keeps it, then until the end.
         """
         L = self.layers
         param_bytes = sum(l.param_bytes for l in L)
         targets = L[-1].activation_bytes if L and self.loss == "mse" else 0
         base = (param_bytes + sum(l.state for l in L) * self.dtype.itemsize
-                + OPTIMIZER_STATE[self.optimizer] * param_bytes + self.input_bytes + targets)
-        # Layer i's output lives in the buffer of layer owner[i] (-1: the input batch, which
-        # the caller holds); a view layer passes its input's buffer on.
-        owner, kept = [], set()
+                + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.input_bytes + targets)
+        owner = []  # the node whose buffer holds each output (MODEL_INPUT: the batch, the caller's)
         for i, l in enumerate(L):
-            owner.append((owner[-1] if i else -1) if l.footprint.is_view else i)
-        for i, l in enumerate(L):
-            if i == len(L) - 1 or l.footprint.keeps_output or L[i + 1].footprint.keeps_input:
+            owner.append(owner[l.inputs[0]] if l.footprint.is_view and l.inputs[0] != MODEL_INPUT
+                         else MODEL_INPUT if l.footprint.is_view else i)
+        nodes = [(l.layer, l.inputs) for l in L]
+        kept, freed_after = set(), {}
+        for i, (l, taken_by, last) in enumerate(zip(L, consumers(nodes), last_uses(nodes))):
+            if not taken_by or l.footprint.keeps_output or any(L[k].footprint.keeps_input for k in taken_by):
                 kept.add(owner[i])
+            freed_after[owner[i]] = max(freed_after.get(owner[i], last), last)
         alive = forward = base
         for i, l in enumerate(L):
             forward = max(forward, alive + l.footprint.forward_peak)
             if l.footprint.is_view:
                 continue
             alive += l.activation_bytes + l.cache_bytes
-            if i and owner[i - 1] not in kept and owner[i - 1] != -1:
-                alive -= L[owner[i - 1]].activation_bytes  # the input, no longer referenced
+            alive -= sum(L[b].activation_bytes for b in {owner[j] for j in l.inputs if j != MODEL_INPUT}
+                         if b != MODEL_INPUT and b not in kept and freed_after[b] == i)
         # The loss and backward: the caches live until the end; dscores is held by the loss,
-        # each later dout is freed once the layer below has turned it into its dx.
+        # each later dout is freed once its node has turned it into its dx.
         dout = L[-1].activation_bytes if L else 0
         backward = alive + LOSS_ARRAYS[self.loss] * dout
         alive += dout
-        freeable = False
-        for l in reversed(L):
-            if l.training_pass == "none":
-                break
-            backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
-            if l.footprint.is_view:
+        pending = {len(L) - 1: (dout, False)}  # per node: (bytes of its dout, whether it may be freed)
+        for i in reversed(range(len(L))):
+            l = L[i]
+            if l.training_pass == "none" or i not in pending:
                 continue
-            dx = l.input_grad_bytes if l.training_pass == "full" else 0
-            alive += dx + l.param_bytes - (dout if freeable else 0)
-            dout, freeable = dx, True
+            size, freeable = pending.pop(i)
+            backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
+            if l.footprint.is_view:  # dx is a view of dout
+                gradients = {j: (size, freeable) for j in l.inputs}
+            else:
+                alive += l.param_bytes - (size if freeable else 0)
+                gradients = {}
+                if l.training_pass == "full":
+                    alive += l.input_grad_bytes
+                    gradients = {j: (l.input_grad_bytes, True) for j in l.inputs}
+            for j, (bytes_, may_free) in gradients.items():
+                if j in pending:  # a sum replaces the two gradients
+                    alive -= pending[j][0] if pending[j][1] else 0
+                pending[j] = (bytes_, may_free)
         largest = max((l.largest_param_bytes for l in L), default=0)
-        update = base + param_bytes + UPDATE_TEMPORARIES[self.optimizer] * largest
+        update = base + param_bytes + optim.UPDATE_TEMPORARIES[self.optimizer] * largest
         return {"forward": forward, "backward": backward, "update": update}
 
     def by_type(self):
         """Forward and backward FLOPs per layer group, in network order of first appearance."""
         groups = {}
         for l in self.layers:
-            g = groups.setdefault(GROUP.get(l.type, l.type), {"forward_flops": 0, "backward_flops": 0, "params": 0})
+            g = groups.setdefault(l.layer.group, {"forward_flops": 0, "backward_flops": 0, "params": 0})
             g["forward_flops"] += l.forward_flops
             g["backward_flops"] += l.backward_flops
             g["params"] += l.params
@@ -308,23 +330,25 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
-    - convention: ``"exact"``, ``"walkthrough"``, ``"macs"``, ``"torch"`` or a Convention object
-    - dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (default: the model's); changes the bytes
-    - optimizer: ``"sgd"``, ``"momentum"``, ``"rmsprop"`` or ``"adam"``: sizes the optimizer state
+    - convention: a name in :data:`tallynet.cost.CONVENTIONS` (``"exact"``, ``"walkthrough"``,
+      ``"macs"``, ``"torch"``) or a Convention object
+    - dtype: a name in :data:`tallynet.dtypes.DTYPES` (default: the model's); changes the bytes
+    - optimizer: a rule of :mod:`tallynet.optim` (``"sgd"``, ``"momentum"``, ``"rmsprop"``,
+      ``"adam"``, ...): sizes the optimizer state and the update's temporaries
     """
     from ..models.presets import resolve_spec
 
-    if optimizer not in OPTIMIZER_STATE:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZER_STATE)}, got {optimizer!r}")
+    optimizer = optim.rule_name(optimizer)
     convention = get_convention(convention)
     network = resolve_spec(network)
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
-        layers, input_shape = network.layers, network.input_shape
+        nodes, input_shape = getattr(network, "nodes", None) or chain(network.layers), network.input_shape
         default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)
         name = getattr(network, "name", None) or type(network).__name__
         loss = getattr(network, "loss_name", "softmax")
     else:
         layers, input_shape, spec = build_layers(network)
+        nodes = chain(layers)
         default_dtype, default_batch, name = spec.get("dtype", "float32"), spec.get("batch", 32), spec.get("name")
         loss = spec.get("loss", "softmax")
     check_choice("loss", loss, tuple(LOSS_ARRAYS))
@@ -334,4 +358,4 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     batch = int(default_batch if batch is None else batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)
+    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)

@@ -7,7 +7,9 @@ thing learns which thing it was. Kernels call these instead of ``assert``.
 
 import numpy as np
 
-FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+from ..dtypes import DTYPES
+
+FLOAT_DTYPES = tuple(DTYPES.values())
 
 
 def check_float_array(name, x, ndim=None, min_ndim=None):

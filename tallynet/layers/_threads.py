@@ -23,6 +23,7 @@ It runs ``fn`` once over the whole axis, on the calling thread, when
   arrays are counted one operation at a time, on one thread.
 """
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -61,6 +62,17 @@ def set_num_threads(n):
 def get_num_threads():
     """How many threads :func:`split` may use."""
     return _threads
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Use ``n`` threads inside the ``with`` block, then the setting before it."""
+    before = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
 
 
 def _executor():

@@ -2,10 +2,12 @@
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops
 from ._checks import check_float_array, check_shape
+from ._text import elements, per_element
 from ._threads import elementwise
-from .base import Footprint, Layer
+from .base import Footprint, Layer, no_bytes, no_macs
+
+__all__ = ["ReLU", "Sigmoid", "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward"]
 
 
 def relu_forward(x):
@@ -50,27 +52,41 @@ def sigmoid_backward(dout, cache):
     return (dout * s * (1 - s)).astype(s.dtype, copy=False)
 
 
-def _elements(shape):
-    return int(np.prod(shape))
-
-
 class ReLU(Layer):
     kind = "relu"
+    display_name = "ReLU"
+    group = "Activation (ReLU)"
+    title = "Activation Function"
+    rule_label = "ReLU"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot "
+                     r"\mathbb{1}_{x > 0}$.")
+    rules = {"walkthrough": ("1 per element", "1 per element"),
+             "exact": ("1 comparison per element", "1 comparison and 1 multiplication per element")}
 
-    def exact_flops(self, input_shape):
-        # forward: max(x, 0), one comparison; backward: the mask x > 0 and dout * mask
-        n = _elements(input_shape)
-        return LayerFlops(forward=Ops(cmp=n), backward_input=Ops(cmp=n, mul=n))
+    def exact_terms(self, input_shape):
+        return {"forward": [per_element(r"$\max(x, 0)$, 1 comparison per element", input_shape, "cmp")],
+                "backward_input": [per_element("the mask $x > 0$, 1 comparison per element", input_shape, "cmp"),
+                                   per_element("$dout \\times$ mask, 1 multiplication per element", input_shape,
+                                               "mul")]}
 
-    def walkthrough_flops(self, input_shape):
+    def walkthrough_terms(self, input_shape):
         # Seed 001: one comparison forward, one multiplication by the indicator backward.
-        n = _elements(input_shape)
-        return LayerFlops(forward=Ops(cmp=n), backward_input=Ops(mul=n))
+        return {"forward": [per_element("one comparison per element", input_shape, "cmp")],
+                "backward_input": [per_element("multiplication by the indicator, 1 per element", input_shape, "mul")]}
+
+    mac_terms = no_macs
+    cache_bytes = no_bytes
 
     def footprint(self, input_shape, itemsize):
         # forward: the output; backward: the boolean mask x > 0 (1 byte each) and dx. The cache is x.
-        n = _elements(input_shape)
+        n = elements(input_shape)
         return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
+
+    def given_lines(self, input_shape):
+        return [r"- **Function**: $\text{ReLU}(x) = \max(0, x)$"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.ReLU()]
 
     def forward(self, x, params, mode="train"):
         return relu_forward(x)
@@ -81,19 +97,38 @@ class ReLU(Layer):
 
 class Sigmoid(Layer):
     kind = "sigmoid"
+    display_name = "Sigmoid"
+    group = "Activation (sigmoid)"
+    title = "Activation Function"
+    rule_label = "Sigmoid"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot "
+                     r"s (1 - s)$, $s$ the forward output.")
+    rules = {"walkthrough": ("as `exact`: 4 per element", "as `exact`: 3 per element"),
+             "exact": ("negation, exp, addition, division per element", "3 per element")}
 
-    def exact_flops(self, input_shape):
+    def exact_terms(self, input_shape):
         # forward: -x, exp, 1 + e, 1 / (.); backward: 1 - s, dout * s, (.) * (1 - s)
-        n = _elements(input_shape)
-        return LayerFlops(forward=Ops(add=2 * n, special=n, div=n), backward_input=Ops(mul=2 * n, add=n))
+        s = input_shape
+        return {"forward": [per_element("$-x$", s, "add"), per_element(r"$e^{-x}$", s, "special"),
+                            per_element(r"$1 + e^{-x}$", s, "add"), per_element(r"$1 / (\cdot)$", s, "div")],
+                "backward_input": [per_element("$1 - s$", s, "add"), per_element(r"$dout \cdot s$", s, "mul"),
+                                   per_element(r"$(\cdot)(1 - s)$", s, "mul")]}
 
-    walkthrough_flops = exact_flops  # seed 001 has no sigmoid; its exact count stands in
+    walkthrough_terms = exact_terms  # seed 001 has no sigmoid; its exact count stands in
+    mac_terms = no_macs
+    cache_bytes = no_bytes
 
     def footprint(self, input_shape, itemsize):
         # forward: -x beside exp(-x), then 1 + e (reusing it) beside the output; backward: dout * s
         # beside 1 - s, their product reusing the first as dx. The cache is the output.
-        n = _elements(input_shape)
+        n = elements(input_shape)
         return Footprint(forward_peak=2 * n * itemsize, backward_peak=2 * n * itemsize, keeps_output=True)
+
+    def given_lines(self, input_shape):
+        return [r"- **Function**: $\sigma(x) = \frac{1}{1 + e^{-x}}$"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.Sigmoid()]
 
     def forward(self, x, params, mode="train"):
         return sigmoid_forward(x)

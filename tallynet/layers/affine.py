@@ -2,9 +2,12 @@
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
+from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape
-from .base import Footprint, Layer, he_or_scaled_normal
+from ._text import n
+from .base import Footprint, Layer, he_or_scaled_normal, no_bytes
+
+__all__ = ["Affine", "affine_forward", "affine_backward", "affine_param_grads"]
 
 
 def affine_forward(x, w, b):
@@ -63,6 +66,16 @@ class Affine(Layer):
 
     kind = "affine"
     param_names = ("W", "b")
+    regularized = ("W",)
+    display_name = "FC"
+    group = "Fully Connected"
+    title = "Fully Connected Layer"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial W} = x^T \cdot \frac{\partial \mathcal{L}}{\partial y}$; "
+                     r"$\frac{\partial \mathcal{L}}{\partial b} = \sum_{i=1}^{N} \frac{\partial \mathcal{L}}{\partial y_i}$; "
+                     r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot W^T$.")
+    rules = {"walkthrough": (r"$2 D_{in}$ per output",
+                             "both matrix products at 2 per MAC, plus the bias sum (1 per output gradient)"),
+             "exact": (r"$D_{in}$ mul, $D_{in} - 1$ add, 1 bias add per output", "two matrix products and the bias sum")}
 
     def __init__(self, units, name=None):
         super().__init__(name)
@@ -96,30 +109,73 @@ class Affine(Layer):
         dw, db = affine_param_grads(dout, cache)
         return {"W": dw, "b": db}
 
-    # cost: x (N, D) @ W (D, M) + b, then dout @ W.T, x.T @ dout and a sum over the batch
-    def exact_flops(self, input_shape):
-        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
-        return LayerFlops(
-            forward=matmul_ops(N, D, M) + Ops(add=N * M),
-            backward_input=matmul_ops(N, M, D),
-            backward_params=matmul_ops(D, N, M) + sum_ops(M, N),
-        )
+    # --- cost, from shapes alone: x (N, D) @ W (D, M) + b, then dout @ W.T, x.T @ dout and
+    # a sum over the batch
+    def _sizes(self, input_shape):
+        return input_shape[0], int(np.prod(input_shape[1:])), self.units
 
-    def walkthrough_flops(self, input_shape):
+    def exact_terms(self, input_shape):
+        N, D, M = self._sizes(input_shape)
+        return {"forward": [term(r"$x W$, multiplications", r"N \times D_{out} \times D_{in}", (N, M, D), "mul"),
+                            term("additions", r"N \times D_{out} \times (D_{in} - 1)", (N, M, D - 1), "add"),
+                            term("bias additions", r"N \times D_{out}", (N, M), "add")],
+                "backward_input": [
+                    term(r"$dx = dout \cdot W^T$, multiplications", r"N \times D_{in} \times D_{out}", (N, D, M), "mul"),
+                    term("additions", r"N \times D_{in} \times (D_{out} - 1)", (N, D, M - 1), "add")],
+                "backward_params": [
+                    term(r"$dW = x^T \cdot dout$, multiplications", r"D_{in} \times D_{out} \times N", (D, M, N), "mul"),
+                    term("additions", r"D_{in} \times D_{out} \times (N - 1)", (D, M, N - 1), "add"),
+                    term("$db$: sum of dout over the batch", r"D_{out} \times (N - 1)", (M, N - 1), "add")]}
+
+    def walkthrough_terms(self, input_shape):
         # Seed 001: 2 * in per output forward; backward both products at 2 per MAC plus 1 per dout for db.
-        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
-        product = Ops(mul=N * D * M, add=N * D * M)
-        return LayerFlops(forward=product, backward_input=product, backward_params=product + Ops(add=N * M))
+        N, D, M = self._sizes(input_shape)
+        two = Ops(mul=N * D * M, add=N * D * M)
+        per_output = (f"For each output, ${n(D)}$ multiplications and ${n(D)}$ additions (the dot product; the bias "
+                      "addition is not counted)")
+        return {"forward": [term(per_output, r"N \times D_{out} \times (2 \times D_{in})", (N, M, 2 * D), two)],
+                "backward_input": [term(r"input gradient $dout \cdot W^T$", r"N \times D_{in} \times 2 \times D_{out}",
+                                        (N, D, 2 * M), two)],
+                "backward_params": [term(r"weight gradient $x^T \cdot dout$",
+                                         r"D_{in} \times D_{out} \times 2 \times N", (D, M, 2 * N), two),
+                                    term("bias gradient, a sum over the batch", r"D_{out} \times N", (M, N), "add")]}
 
-    def macs(self, input_shape):
-        return input_shape[0] * int(np.prod(input_shape[1:])) * self.units
+    def mac_terms(self, input_shape):
+        N, D, M = self._sizes(input_shape)
+        return [term("a multiply-accumulate per weight and output", r"N \times D_{out} \times D_{in}", (N, M, D),
+                     "mac")]
+
+    cache_bytes = no_bytes
 
     def footprint(self, input_shape, itemsize):
         # forward: the product x @ W beside the output (adding the broadcast bias cannot reuse
         # the product); backward: dx, dW and db (without dx: dW and db). The cache is x.
-        N, D, M = input_shape[0], int(np.prod(input_shape[1:])), self.units
+        N, D, M = self._sizes(input_shape)
         return Footprint(forward_peak=2 * N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
                          keeps_input=True, param_backward_peak=(D * M + M) * itemsize)
+
+    # --- the walkthrough's prose ----------------------------------------------------------
+    def describe(self, input_shape):
+        return f"Fully Connected ({n(self._sizes(input_shape)[1])} → {n(self.units)})"
+
+    def given_lines(self, input_shape):
+        N, D, M = self._sizes(input_shape)
+        flat = "" if len(input_shape) == 2 else f" (flattened to $({N}, {D})$)"
+        return [f"- **Input features**: $D_{{in}} = {n(D)}${flat}", f"- **Output features**: $D_{{out}} = {n(M)}$",
+                "- **Operation**: $y = xW + b$"]
+
+    def param_lines(self, input_shape, itemsize):
+        N, D, M = self._sizes(input_shape)
+        total = D * M + M
+        return [f"- **Weights**: $D_{{in}} \\times D_{{out}} = {n(D)} \\times {n(M)} = {n(D * M)}$",
+                f"- **Bias**: $D_{{out}} = {n(M)}$",
+                f"- **Total**: ${n(D * M)} + {n(M)} = {n(total)}$ parameters = **{n(total * itemsize)} bytes**"]
+
+    def to_torch(self, input_shape, params, nn):
+        # tallynet keeps W as (D, M) for x @ W; Linear's weight is (M, D)
+        m = nn.Linear(int(np.prod(input_shape[1:])), self.units)
+        m.weight.data, m.bias.data = params["W"].T.contiguous(), params["b"]
+        return [nn.Flatten(), m]
 
     def config(self):
         return {"units": self.units}

@@ -8,24 +8,74 @@ owns one ``params`` dict (so that the Solver can replace its arrays) and hands
 each layer its own entries, under local names such as ``"W"`` and ``"b"``.
 
 Shapes always include the batch dimension: ``(N, C, H, W)`` or ``(N, D)``.
+
+The class is the one place that knows its layer type: ``kind`` registers it (in
+:data:`REGISTRY`, which the spec format and the contract tests read), and beside
+its kernels it states its cost as named terms (:class:`~tallynet.counts.Term`),
+its display name and group in tables, the walkthrough's prose, and its PyTorch
+equivalent. The cost methods are required: a type that does not say what it
+costs under a convention is an error naming the type, never a silent zero.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..counts import LayerFlops
+from ..counts import flops_from_terms
+from . import _text
 
 MODES = ("train", "test")
 
+#: layer classes by the type name a spec file uses (``conv``, ``relu``, ...); every
+#: subclass that sets ``kind`` is registered when it is defined
+REGISTRY = {}
+
+
+class CostNotStated(NotImplementedError):
+    """A layer type that does not state one of its costs (a count, its cache, its footprint)."""
+
+
+def _not_stated(layer, what, method):
+    return CostNotStated(f"layer type {layer.kind!r} ({type(layer).__name__}) does not state {what}: "
+                         f"define {type(layer).__name__}.{method}")
+
 
 class Layer:
-    """Base class. Subclasses set ``kind`` and override what they need."""
+    """Base class. A subclass sets ``kind`` and states its shapes, math and cost."""
 
-    #: the layer's type, as written in a spec file (``conv``, ``relu``, ...)
-    kind = "layer"
+    #: the layer's type, as written in a spec file (``conv``, ``relu``, ...); None: not a layer type
+    kind = None
     #: local names of the trainable parameters, in order
     param_names = ()
+    #: the local names of the parameters L2 regularisation applies to (weights, not biases
+    #: or scales); a layer that has them also takes the next number in parameter names
+    regularized = ()
+    #: how tables name the layer (seed 001: Conv1, BatchNorm1, ReLU1, MaxPool1, GAP, FC)
+    display_name = None
+    #: the group of seed 001's breakdown by layer type
+    group = None
+    #: the walkthrough's section title for the layer
+    title = None
+    #: the walkthrough's gradient formulas (markdown with LaTeX)
+    gradient_text = "As implemented."
+    #: ``{convention name: (forward rule, backward rule)}``, the walkthrough's rule table
+    rules = {}
+    #: the layer type's name in that table (default: the title)
+    rule_label = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return
+        if kind in REGISTRY and REGISTRY[kind] is not cls:
+            raise TypeError(f"layer type {kind!r} is already registered by {REGISTRY[kind].__qualname__}; "
+                            f"{cls.__qualname__} must choose another kind")
+        REGISTRY[kind] = cls
+        cls.display_name = cls.__dict__.get("display_name") or kind
+        cls.group = cls.__dict__.get("group") or cls.display_name
+        cls.title = cls.__dict__.get("title") or cls.display_name
+        cls.rule_label = cls.__dict__.get("rule_label") or cls.title
 
     def __init__(self, name=None):
         self.name = name
@@ -87,37 +137,71 @@ class Layer:
         """
         return self.backward(dout, cache)[1]
 
-    # --- cost, from shapes alone ------------------------------------------------
-    # Each layer module overrides these beside its kernels, so the tally and the
-    # math change together. Shapes include the batch dimension.
-    def exact_flops(self, input_shape):
-        """:class:`LayerFlops` of every scalar operation the fast kernels execute."""
-        return LayerFlops()
+    # --- cost, from shapes alone: required ----------------------------------------
+    # Each layer module states these beside its kernels, so the tally and the math
+    # change together. Shapes include the batch dimension. A count is a dict
+    # ``{"forward" | "backward_input" | "backward_params": [Term, ...]}``; a part left
+    # out counts nothing. A layer with nothing to count says so: ``exact_terms = no_flops``.
+    def exact_terms(self, input_shape):
+        """Every scalar operation the fast kernels execute, as named terms."""
+        raise _not_stated(self, "its FLOPs under the 'exact' convention", "exact_terms")
 
-    def walkthrough_flops(self, input_shape):
-        """:class:`LayerFlops` under seed 001's hand-count conventions."""
-        return LayerFlops()
+    def walkthrough_terms(self, input_shape):
+        """Seed 001's hand counts (the ``walkthrough`` convention), as named terms."""
+        raise _not_stated(self, "its FLOPs under the 'walkthrough' convention", "walkthrough_terms")
 
-    def macs(self, input_shape):
-        """Multiply-accumulates of the forward pass (convolutions and affine layers only)."""
-        return 0
+    def mac_terms(self, input_shape):
+        """The forward pass's multiply-accumulates (convolutions and matrix products only) as
+        a list of terms of kind ``mac``; ``[]`` for a layer without any."""
+        raise _not_stated(self, "its multiply-accumulates (the 'macs' and 'torch' conventions)", "mac_terms")
 
     def cache_bytes(self, input_shape, itemsize):
         """Bytes of the arrays the forward pass allocates and keeps for backward, besides
         its output and the input it references (im2col columns, masks, x_hat, ...)."""
-        return 0
+        raise _not_stated(self, "the bytes its forward pass keeps for backward", "cache_bytes")
 
     def footprint(self, input_shape, itemsize):
         """:class:`Footprint` of the fast kernels' train-mode passes: what the cost model's
-        peak memory estimate needs to know beyond the sizes of outputs and caches.
+        peak memory estimate needs to know beyond the sizes of outputs and caches."""
+        raise _not_stated(self, "the memory footprint of its passes", "footprint")
 
-        The default assumes no temporaries: forward allocates its output and cache,
-        backward dx and the parameter gradients.
+    def exact_flops(self, input_shape):
+        """:class:`~tallynet.counts.LayerFlops` of :meth:`exact_terms`."""
+        return flops_from_terms(self.exact_terms(input_shape))
+
+    def walkthrough_flops(self, input_shape):
+        """:class:`~tallynet.counts.LayerFlops` of :meth:`walkthrough_terms`."""
+        return flops_from_terms(self.walkthrough_terms(input_shape))
+
+    def macs(self, input_shape):
+        """Multiply-accumulates of the forward pass (the sum of :meth:`mac_terms`)."""
+        return sum(t.ops.mac for t in self.mac_terms(input_shape))
+
+    # --- the walkthrough's prose -------------------------------------------------
+    def describe(self, input_shape):
+        """The layer in the architecture overview, e.g. ``Conv(3→32, k=3, s=1, p=1)``."""
+        return self.display_name
+
+    def given_lines(self, input_shape):
+        """Markdown bullet lines of the layer's hyperparameters ("Given")."""
+        return []
+
+    def dims_lines(self, input_shape):
+        """How the output dimensions follow from the input's (formulas with the numbers)."""
+        return []
+
+    def param_lines(self, input_shape, itemsize):
+        """Markdown bullet lines of the trainable parameters and their bytes."""
+        return _text.param_lines(self.param_shapes(input_shape), itemsize)
+
+    # --- PyTorch ------------------------------------------------------------------
+    def to_torch(self, input_shape, params, nn):
+        """A list of ``torch.nn`` modules computing what this layer computes on inputs of
+        ``input_shape``, holding ``params`` (``{local name: torch tensor}``, tallynet's layout).
+
+        ``nn`` is ``torch.nn``; ``tallynet.torch_bridge.to_torch`` chains the modules of all layers.
         """
-        n, params = int(np.prod(input_shape)), sum(int(np.prod(s)) for s in self.param_shapes(input_shape).values())
-        out = int(np.prod(self.output_shape(input_shape)))
-        return Footprint(forward_peak=out * itemsize + self.cache_bytes(input_shape, itemsize),
-                         backward_peak=(n + params) * itemsize)
+        raise NotImplementedError(f"layer type {self.kind!r} has no PyTorch equivalent")
 
     # --- description ----------------------------------------------------------
     def config(self):
@@ -128,6 +212,21 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         name = f", name={self.name!r}" if self.name else ""
         return f"{type(self).__name__}({args}{name})"
+
+
+def no_flops(self, input_shape):
+    """A stated zero: the layer computes nothing under a convention (``exact_terms = no_flops``)."""
+    return {}
+
+
+def no_macs(self, input_shape):
+    """A stated zero: the layer has no multiply-accumulates (``mac_terms = no_macs``)."""
+    return []
+
+
+def no_bytes(self, input_shape, itemsize):
+    """A stated zero: the forward pass keeps nothing for backward besides its input and output."""
+    return 0
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,15 @@ from itertools import product
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
+from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape
+from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
+
+__all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
+           "conv_param_grads_fast"]
 
 
 def _check_conv_args(x, w, b, conv_param):
@@ -179,6 +183,19 @@ class Conv2d(Layer):
     """
 
     kind = "conv"
+    regularized = ("W",)
+    display_name = "Conv"
+    group = "Convolution"
+    title = "Convolutional Layer"
+    gradient_text = (
+        r"$\frac{\partial \mathcal{L}}{\partial W}$ correlates the input with the upstream gradient (shape of $W$); "
+        r"$\frac{\partial \mathcal{L}}{\partial b}$ sums it over $N, H_{out}, W_{out}$; "
+        r"$\frac{\partial \mathcal{L}}{\partial x}$ is the full convolution of the upstream gradient with the "
+        r"filters (in tallynet: $W^T \cdot dout$ on the im2col columns, then col2im).")
+    rules = {"walkthrough": ("$2 C_{in} k_h k_w$ per output (bias not counted)",
+                             "twice the forward: input and weight gradients"),
+             "exact": ("im2col GEMM: $C_{in} k_h k_w$ mul and $C_{in} k_h k_w - 1$ add per output, 1 bias add",
+                       "two GEMMs, col2im additions, the bias sum")}
 
     def __init__(self, filters, kernel, stride=1, pad=0, bias=True, name=None):
         super().__init__(name)
@@ -224,34 +241,67 @@ class Conv2d(Layer):
         dw, db = conv_param_grads_fast(dout, cache)
         return {"W": dw, "b": db} if self.bias else {"W": dw}
 
-    # --- cost, from shapes alone: the fast kernels above, line by line -----------------
+    # --- cost, from shapes alone -------------------------------------------------------
     def _gemm_sizes(self, input_shape):
         """``(F, K, M)`` of the forward GEMM w.reshape(F, K) @ cols (K, M): K = C kh kw, M = N H' W'."""
         N, C = image_shape(self.kind, input_shape)[:2]
         _, F, out_h, out_w = self.output_shape(input_shape)
         return F, C * self.kh * self.kw, N * out_h * out_w
 
-    def exact_flops(self, input_shape):
-        F, K, M = self._gemm_sizes(input_shape)
-        return LayerFlops(
-            # w (F, K) @ cols (K, M), then one bias add per output
-            forward=matmul_ops(F, K, M) + Ops(add=F * M if self.bias else 0),
-            # dcols = w.T (K, F) @ dout_rows (F, M); col2im adds each of the K M entries of dcols into dx
-            backward_input=matmul_ops(K, F, M) + Ops(add=K * M),
-            # dw = dout_rows (F, M) @ cols.T (M, K); db = dout summed over its M = N H' W' positions
-            backward_params=matmul_ops(F, M, K) + (sum_ops(F, M) if self.bias else Ops()),
-        )
+    def _sizes(self, input_shape):
+        N, C = image_shape(self.kind, input_shape)[:2]
+        _, F, out_h, out_w = self.output_shape(input_shape)
+        return N, C, F, out_h, out_w
 
-    def walkthrough_flops(self, input_shape):
+    def exact_terms(self, input_shape):
+        # the fast kernels above, line by line
+        N, C, F, Ho, Wo = self._sizes(input_shape)
+        F, K, M = self._gemm_sizes(input_shape)
+        out, cols = r"N \times C_{out} \times H_{out} \times W_{out}", r"(C_{in} k_h k_w) \times (N H_{out} W_{out})"
+        # w (F, K) @ cols (K, M), then one bias add per output
+        forward = [term("multiplications, $C_{in} k_h k_w$ per output (each output is one dot product)",
+                        out + r" \times (C_{in} k_h k_w)", (N, F, Ho, Wo, K), "mul"),
+                   term("additions inside the dot products, $C_{in} k_h k_w - 1$ per output",
+                        out + r" \times (C_{in} k_h k_w - 1)", (N, F, Ho, Wo, K - 1), "add")]
+        # dw = dout_rows (F, M) @ cols.T (M, K); db = dout summed over its M = N H' W' positions
+        backward_params = [term(r"$dW = dout \cdot cols^T$, multiplications", r"C_{out} \times " + cols, (F, K, M),
+                                "mul"),
+                           term("additions", r"C_{out} \times (C_{in} k_h k_w) \times (N H_{out} W_{out} - 1)",
+                                (F, K, M - 1), "add")]
+        if self.bias:
+            forward.append(term("bias additions, 1 per output", out, (N, F, Ho, Wo), "add"))
+            backward_params.append(term("$db$: sum of dout over $N, H_{out}, W_{out}$",
+                                        r"C_{out} \times (N H_{out} W_{out} - 1)", (F, M - 1), "add"))
+        # dcols = w.T (K, F) @ dout_rows (F, M); col2im adds each of the K M entries of dcols into dx
+        return {"forward": forward,
+                "backward_input": [
+                    term(r"$dcols = W^T \cdot dout$, multiplications", cols + r" \times C_{out}", (K, M, F), "mul"),
+                    term("additions", cols + r" \times (C_{out} - 1)", (K, M, F - 1), "add"),
+                    term("col2im, each column entry added into dx", cols, (K, M), "add")],
+                "backward_params": backward_params}
+
+    def walkthrough_terms(self, input_shape):
         # Seed 001: 2 C kh kw per output (a multiply and an add per weight; the bias add is
         # not counted); backward twice the forward, once for dx and once for dW (db not counted).
-        F, K, M = self._gemm_sizes(input_shape)
-        two = Ops(mul=F * K * M, add=F * K * M)
-        return LayerFlops(forward=two, backward_input=two, backward_params=two)
+        N, C, F, Ho, Wo = self._sizes(input_shape)
+        K = C * self.kh * self.kw
+        product = Ops(mul=N * F * Ho * Wo * K, add=N * F * Ho * Wo * K)
+        symbol = r"N \times H_{out} \times W_{out} \times C_{out} \times (2 \times C_{in} \times k_h \times k_w)"
+        factors = (N, Ho, Wo, F, 2 * K)
+        per_output = (f"For each output position, $C_{{in}} \\times k_h \\times k_w = {C} \\times {self.kh} \\times "
+                      f"{self.kw} = {K}$ multiplications and {K} additions (accumulation; the bias addition is not "
+                      f"counted): $2 \\times {K} = {2 * K}$ per output")
+        return {"forward": [term(per_output, symbol, factors, product)],
+                "backward_input": [term("input gradient (a full convolution of dout with the filters, as the forward)",
+                                        symbol, factors, product)],
+                "backward_params": [term("weight gradient (a convolution of the input with dout, as the forward)",
+                                         symbol, factors, product)]}
 
-    def macs(self, input_shape):
-        F, K, M = self._gemm_sizes(input_shape)
-        return F * K * M
+    def mac_terms(self, input_shape):
+        N, C, F, Ho, Wo = self._sizes(input_shape)
+        return [term("a multiply-accumulate per weight and output",
+                     r"N \times C_{out} \times H_{out} \times W_{out} \times C_{in} \times k_h \times k_w",
+                     (N, F, Ho, Wo, C * self.kh * self.kw), "mac")]
 
     def cache_bytes(self, input_shape, itemsize):
         # the im2col columns (K, M), kept as backward's stand-in for x
@@ -273,6 +323,43 @@ class Conv2d(Layer):
         # without dx: the (K, F) product beside its (F, K) copy, dW
         return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize,
                          param_backward_peak=2 * F * K * itemsize)
+
+    # --- the walkthrough's prose ----------------------------------------------------------
+    def describe(self, input_shape):
+        C = image_shape(self.kind, input_shape)[1]
+        return (f"Conv({C}→{self.filters}, k={fmt_kernel(self.kh, self.kw)}, s={self.stride}, p={self.pad}"
+                f"{'' if self.bias else ', no bias'})")
+
+    def given_lines(self, input_shape):
+        return ([f"- **Filters**: $\\textcolor{{green}}{{C_{{out}}}} = {self.filters}$"]
+                + window_given(self.kh, self.kw, self.stride, self.pad)
+                + [f"- **Bias**: {'yes' if self.bias else 'no (bias=False)'}"])
+
+    def dims_lines(self, input_shape):
+        return window_dims(input_shape, self.output_shape(input_shape), self.kh, self.kw, self.stride, self.pad)
+
+    def param_lines(self, input_shape, itemsize):
+        C, F, kh, kw = image_shape(self.kind, input_shape)[1], self.filters, self.kh, self.kw
+        weights = F * C * kh * kw
+        total = weights + (F if self.bias else 0)
+        lines = [f"- **Weights**: $\\textcolor{{green}}{{C_{{out}}}} \\times \\textcolor{{blue}}{{C_{{in}}}} \\times "
+                 f"\\textcolor{{purple}}{{k_h}} \\times \\textcolor{{purple}}{{k_w}} = {F} \\times {C} \\times {kh} "
+                 f"\\times {kw} = {_n(weights)}$"]
+        if self.bias:
+            lines.append(f"- **Bias**: $\\textcolor{{green}}{{C_{{out}}}} = {F}$")
+            total_text = f"${_n(weights)} + {F} = {_n(total)}$"
+        else:
+            lines.append("- **Bias**: none")
+            total_text = f"${_n(total)}$"
+        return lines + [f"- **Total**: {total_text} parameters = **{_n(total * itemsize)} bytes**"]
+
+    def to_torch(self, input_shape, params, nn):
+        m = nn.Conv2d(input_shape[1], self.filters, (self.kh, self.kw), stride=self.stride, padding=self.pad,
+                      bias=self.bias)
+        m.weight.data = params["W"]
+        if self.bias:
+            m.bias.data = params["b"]
+        return [m]
 
     def config(self):
         config = {"filters": self.filters, "kernel": kernel_spec(self.kh, self.kw),

@@ -8,9 +8,11 @@ import json
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops
 from ._checks import check_choice, check_float_array, check_keep_probability, check_shape
-from .base import MODES, Footprint, Layer
+from ._text import elements, per_element
+from .base import MODES, Footprint, Layer, no_macs
+
+__all__ = ["Dropout", "dropout_forward", "dropout_backward"]
 
 
 def _generator(dropout_param):
@@ -88,6 +90,10 @@ class Dropout(Layer):
     """
 
     kind = "dropout"
+    display_name = "Dropout"
+    gradient_text = r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot mask$."
+    rules = {"walkthrough": ("1 per element (as ReLU)", "1 per element"),
+             "exact": ("comparison, division, multiplication per element", "1 multiplication per element")}
 
     def __init__(self, keep=0.5, seed=None, fixed=False, name=None):
         super().__init__(name)
@@ -124,27 +130,41 @@ class Dropout(Layer):
         return dropout_backward(dout, cache), {}
 
     # --- cost, from shapes alone: train mode (test mode is the identity) ---------------
-    def exact_flops(self, input_shape):
+    def exact_terms(self, input_shape):
         # forward: u < p (cmp), the mask / p (div), x * mask (mul), 1 each per element;
         # drawing u is random number generation, not arithmetic. Backward: dout * mask.
-        n = int(np.prod(input_shape))
-        return LayerFlops(forward=Ops(cmp=n, div=n, mul=n), backward_input=Ops(mul=n))
+        s = input_shape
+        return {"forward": [per_element("$u < p$", s, "cmp"), per_element("mask $/ p$", s, "div"),
+                            per_element(r"$x \cdot mask$", s, "mul")],
+                "backward_input": [per_element(r"$dout \cdot mask$", s, "mul")]}
 
-    def walkthrough_flops(self, input_shape):
+    def walkthrough_terms(self, input_shape):
         """Not in seed 001; counted as its ReLU: 1 per element each way, the multiplication by the mask."""
-        n = int(np.prod(input_shape))
-        return LayerFlops(forward=Ops(mul=n), backward_input=Ops(mul=n))
+        return {"forward": [per_element("multiplication by the mask, 1 per element", input_shape, "mul")],
+                "backward_input": [per_element("multiplication by the mask, 1 per element", input_shape, "mul")]}
+
+    mac_terms = no_macs
 
     def cache_bytes(self, input_shape, itemsize):
         # the scaled mask, in x's dtype
-        return int(np.prod(input_shape)) * itemsize
+        return elements(input_shape) * itemsize
 
     def footprint(self, input_shape, itemsize):
         # forward: u, drawn in float64, beside the boolean u < p and its cast (which the
         # division by p then reuses as the mask), later beside the mask and the output;
         # backward: dx
-        n = int(np.prod(input_shape))
+        n = elements(input_shape)
         return Footprint(forward_peak=8 * n + max(n + n * itemsize, 2 * n * itemsize), backward_peak=n * itemsize)
+
+    def describe(self, input_shape):
+        return f"Dropout(keep={self.keep:g})"
+
+    def given_lines(self, input_shape):
+        return [f"- **Keep probability**: $p = {self.keep:g}$ (inverted dropout: kept values are scaled by "
+                "$1/p$; test mode is the identity)"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.Dropout(1 - self.keep)]  # PyTorch's p is the drop probability; it draws its own masks
 
     def config(self):
         config = {"keep": self.keep}

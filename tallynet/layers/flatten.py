@@ -8,7 +8,9 @@ N, and the flattened batch is an (N, D) matrix stored column by column.
 import numpy as np
 
 from ._checks import check_float_array, check_shape
-from .base import Footprint, Layer
+from .base import Footprint, Layer, no_bytes, no_flops, no_macs
+
+__all__ = ["Flatten", "flatten_forward", "flatten_backward"]
 
 
 def flatten_forward(x):
@@ -26,17 +28,30 @@ def flatten_backward(dout, cache):
 
 class Flatten(Layer):
     kind = "flatten"
+    display_name = "Flatten"
+    group = "Reshape"
+    gradient_text = r"$\frac{\partial \mathcal{L}}{\partial x}$ is the upstream gradient reshaped."
+    rules = {"walkthrough": ("0", "0"), "exact": ("0", "0")}
 
     def output_shape(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f"flatten: input must have a batch dimension and features, got shape {tuple(input_shape)}")
         return (input_shape[0], int(np.prod(input_shape[1:])))
 
-    # A reshape both ways: the base class's zero FLOPs, zero MACs and no cache are exact
-    # under every convention, so those cost methods are not overridden.
+    # A reshape both ways: nothing to count under any convention, nothing cached
+    exact_terms = walkthrough_terms = no_flops
+    mac_terms = no_macs
+    cache_bytes = no_bytes
+
     def footprint(self, input_shape, itemsize):
         # out is a view of x and dx a view of dout: nothing is allocated
         return Footprint(is_view=True)
+
+    def given_lines(self, input_shape):
+        return ["- **Operation**: a reshape to $(N, D)$; nothing is computed"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.Flatten()]
 
     def forward(self, x, params, mode="train"):
         return flatten_forward(x)

@@ -28,16 +28,23 @@ Every kernel's cache is the same tuple, ``(x, mean, inv_std, x_hat, gamma, axes)
 - gamma: the scale, (D,) or (C,)
 - axes: the statistics axes, or ``None`` when the statistics were constants
   (batchnorm in test mode, which uses the running averages)
+
+The batchnorm kernels and layer are in :mod:`tallynet.layers.batchnorm`; this module
+holds the shared core, layer normalization, and the base class of both layers.
 """
 
 import math
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops
+from ..counts import Ops, term
 from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
+from ._text import dims_symbol, n as _n, per_element, times
 from ._threads import along, split
-from .base import MODES, Footprint, Layer
+from .base import MODES, Footprint, Layer, no_macs
+
+__all__ = ["LayerNorm", "layernorm_forward", "layernorm_backward", "spatial_layernorm_forward",
+           "spatial_layernorm_backward"]
 
 
 # --- argument checks -----------------------------------------------------------
@@ -220,135 +227,6 @@ def _batchnorm_backward_fused(dout, cache):
     return dx, dgamma, dbeta
 
 
-# --- batch normalization -------------------------------------------------------
-def _running_stat(name, value, size, dtype, fill):
-    """A running statistic from bn_param: ``fill`` when absent, else checked and cast to dtype."""
-    if value is None:
-        return np.full(size, fill, dtype=dtype)
-    check_float_array(name, value, ndim=1)
-    check_shape(name, value, (size,))
-    return value.astype(dtype, copy=False)
-
-
-def _batchnorm(x, gamma, beta, bn_param, axes):
-    """Shared body of :func:`batchnorm_forward` and :func:`spatial_batchnorm_forward`."""
-    mode = check_choice("mode", bn_param.get("mode"), MODES)
-    eps = _check_eps(bn_param.get("eps", 1e-5))
-    momentum = _check_real("momentum", bn_param.get("momentum", 0.9), 0.0, 1.0, low_open=False)
-    C = x.shape[1]
-    _check_scale_shift(gamma, beta, C)
-    # The variance starts at ONE, not zero: with a zero variance a test-mode
-    # pass before (or early in) training would divide by sqrt(eps) and scale
-    # activations up ~300x; with one it is the identity, as in PyTorch.
-    running_mean = _running_stat("running_mean", bn_param.get("running_mean"), C, x.dtype, 0.0)
-    running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 1.0)
-    if mode == "train":
-        out, cache, mean, var = _normalize_forward(x, gamma, beta, eps, axes)
-        running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(C)
-        running_var = momentum * running_var + (1 - momentum) * var.reshape(C)
-    else:
-        out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes, stats=(running_mean, running_var))
-    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var  # in x's dtype
-    return out, cache
-
-
-def batchnorm_forward(x, gamma, beta, bn_param):
-    """Forward pass of batch normalization over the batch.
-
-    - x: data of shape (N, D)
-    - gamma, beta: scale and shift of shape (D,)
-    - bn_param: dict with
-      - mode: ``'train'`` or ``'test'`` (required)
-      - eps: added to the variance, default 1e-5
-      - momentum: decay of the running averages, default 0.9
-      - running_mean, running_var: (D,) running averages; created as zeros and
-        ones when absent
-
-    Train: mean and biased variance of each feature over the batch,
-    out = gamma * (x - mean) / sqrt(var + eps) + beta, and
-    running = momentum * running + (1 - momentum) * batch statistic.
-    Test: the same formula with the running averages in place of the batch's.
-    The running averages are stored back into ``bn_param`` in x's dtype.
-
-    With N = 1 in train mode the variance is 0, so x_hat = 0 and out = beta;
-    the gradient with respect to x is then exactly 0 (and finite).
-
-    Returns ``(out, cache)``: out of shape (N, D) and the module's cache tuple.
-    """
-    check_float_array("x", x, ndim=2)
-    return _batchnorm(x, gamma, beta, bn_param, axes=(0,))
-
-
-def batchnorm_backward(dout, cache):
-    """Backward pass of batch normalization, staged through the computation graph.
-
-    - dout: upstream derivative of the shape of x
-    - cache: from :func:`batchnorm_forward` (or any kernel of this module)
-
-    The forward graph, node by node (means over the statistics axes, M elements):
-    xmu = x - mean(x); sq = xmu^2; var = mean(sq); std = sqrt(var + eps);
-    ivar = 1 / std; x_hat = xmu * ivar; out = gamma * x_hat + beta. Each line
-    below is the chain rule through one of those nodes, last node first.
-    Same result as :func:`batchnorm_backward_alt`, which is faster.
-
-    Returns ``(dx, dgamma, dbeta)`` of shapes (N, D), (D,), (D,).
-    """
-    x, mean, inv_std, x_hat, gamma, axes = cache
-    if axes is None:  # test mode: mean and var were constants, no path through them
-        return _normalize_backward(dout, cache)
-    dgamma, dbeta = _scale_shift_grads(dout, cache)
-    M = x.size // mean.size
-    xmu = x - mean
-    dx_hat = dout * _per_channel(gamma, x.ndim)  # out = gamma * x_hat + beta
-    divar = np.sum(dx_hat * xmu, axis=axes, keepdims=True)  # x_hat = xmu * ivar
-    dxmu1 = dx_hat * inv_std
-    dstd = -divar * inv_std * inv_std  # ivar = 1 / std
-    dvar = 0.5 * dstd * inv_std  # std = sqrt(var + eps)
-    dsq = dvar / M  # var = mean(sq), spread evenly over the M entries
-    dxmu2 = 2 * xmu * dsq  # sq = xmu^2
-    dx1 = dxmu1 + dxmu2  # xmu = x - mean: the direct path...
-    dmean = -np.sum(dx1, axis=axes, keepdims=True)  # ...and the path through mean
-    dx = dx1 + dmean / M  # mean = mean(x)
-    return dx.astype(x.dtype, copy=False), dgamma, dbeta
-
-
-def batchnorm_backward_alt(dout, cache):
-    """Backward pass of batch normalization in simplified closed form.
-
-    Takes the same cache as :func:`batchnorm_backward` and returns the same
-    ``(dx, dgamma, dbeta)``, with
-
-        dx = (gamma / (N std)) * (N dout - sum(dout) - x_hat * sum(dout * x_hat))
-
-    sums over the batch, dgamma = sum(dout * x_hat), dbeta = sum(dout).
-    """
-    return _normalize_backward(dout, cache)
-
-
-def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    """Forward pass of spatial batch normalization: one mean and variance per channel.
-
-    - x: data of shape (N, C, H, W)
-    - gamma, beta: scale and shift of shape (C,)
-    - bn_param: as for :func:`batchnorm_forward`, running averages of shape (C,)
-
-    Statistics of each channel run over N, H and W; otherwise identical to
-    :func:`batchnorm_forward`. Returns ``(out, cache)``, out of shape (N, C, H, W).
-    """
-    check_float_array("x", x, ndim=4)
-    return _batchnorm(x, gamma, beta, bn_param, axes=(0, 2, 3))
-
-
-def spatial_batchnorm_backward(dout, cache):
-    """Backward pass of spatial batch normalization (closed form, sums over N, H, W).
-
-    - dout: (N, C, H, W); cache from :func:`spatial_batchnorm_forward`
-
-    Returns ``(dx, dgamma, dbeta)`` of shapes (N, C, H, W), (C,), (C,).
-    """
-    return _normalize_backward(dout, cache)
-
-
 # --- layer normalization -------------------------------------------------------
 def _layernorm(x, gamma, beta, ln_param):
     """Shared body of the two layernorm kernels: statistics over every axis but the batch."""
@@ -409,7 +287,7 @@ def spatial_layernorm_backward(dout, cache):
 
 # --- layers --------------------------------------------------------------------
 class _ScaleShiftNorm(Layer):
-    """What batchnorm and layernorm layers share: rank check, gamma/beta, backward."""
+    """What batchnorm and layernorm layers share: rank check, gamma/beta, backward, cost."""
 
     param_names = ("gamma", "beta")
 
@@ -439,128 +317,110 @@ class _ScaleShiftNorm(Layer):
 
     # --- cost, from shapes alone: train mode, :func:`_normalize_forward` and
     # :func:`_normalize_backward` line by line. n = elements of x, s = number of
-    # (mean, var) pairs, c = size of axis 1 (of gamma and beta).
+    # (mean, var) pairs of m values each, c = size of axis 1 (of gamma and beta).
     def stat_count(self, input_shape):
         """s: how many means and variances the statistics axes leave."""
         raise NotImplementedError
 
-    def _running_stat_ops(self, input_shape):
-        """Operations spent outside the normalization itself (batchnorm's running averages)."""
-        return Ops()
-
-    def exact_flops(self, input_shape):
+    def _sizes(self, input_shape):
         self.output_shape(input_shape)  # checks the rank
-        n, s, c = int(np.prod(input_shape)), self.stat_count(input_shape), input_shape[1]
-        forward = Ops(
-            # mean: n - s add, s div; x - mean: n add; mean(xmu * xmu): n mul, n - s add, s div;
-            # 1 / sqrt(var + eps): s add, s special, s div; xmu * inv_std: n mul; gamma * x_hat + beta: n mul, n add
-            add=(n - s) + n + (n - s) + s + n, mul=3 * n, div=3 * s, special=s,
-        )
-        return LayerFlops(
-            forward=forward + self._running_stat_ops(input_shape),
-            backward_input=self._backward_input_ops(n, s, c),
-            # dgamma = sum(dout * x_hat): n mul, n - c add; dbeta = sum(dout): n - c add
-            backward_params=Ops(mul=n, add=2 * (n - c)),
-        )
+        n, s = int(np.prod(input_shape)), self.stat_count(input_shape)
+        return n, s, n // s, input_shape[1]
 
-    def _backward_input_ops(self, n, s, c):
-        # g = dout * gamma: n mul; mean(g) and mean(g * x_hat): n mul, 2 (n - s) add, 2 s div;
-        # x_hat * mean(g x_hat): n mul; the two subtractions: 2 n add; inv_std * (...): n mul
-        return Ops(mul=4 * n, add=2 * (n - s) + 2 * n, div=2 * s)
+    def exact_terms(self, input_shape):
+        n, s, m, c = self._sizes(input_shape)
+        shape = input_shape
+        forward = [term(r"mean $\mu$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+                   term(r"mean $\mu$: divisions", "s", (s,), "div"),
+                   per_element(r"$x - \mu$", shape, "add"),
+                   per_element(r"$(x - \mu)^2$", shape, "mul"),
+                   term(r"variance $\sigma^2$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+                   term(r"variance $\sigma^2$: divisions", "s", (s,), "div"),
+                   term(r"$\sigma^2 + \epsilon$", "s", (s,), "add"),
+                   term(r"$\sqrt{\cdot}$", "s", (s,), "special"),
+                   term(r"$1 / \sqrt{\cdot}$", "s", (s,), "div"),
+                   per_element(r"$\hat{x} = (x - \mu) \cdot (1 / \sqrt{\sigma^2 + \epsilon})$", shape, "mul"),
+                   per_element(r"$\gamma \hat{x}$", shape, "mul"),
+                   per_element(r"$+ \beta$", shape, "add")]
+        return {"forward": forward + self._running_stat_terms(c),
+                "backward_input": self._backward_input_terms(shape, s, m, c),
+                # dgamma = sum(dout * x_hat): n mul, n - c add; dbeta = sum(dout): n - c add
+                "backward_params": [
+                    per_element(r"$dout \cdot \hat{x}$", shape, "mul"),
+                    term(r"$d\gamma$: its sums", r"c \times (n / c - 1)", (c, n // c - 1), "add"),
+                    term(r"$d\beta$: sums of dout", r"c \times (n / c - 1)", (c, n // c - 1), "add")]}
 
-    def walkthrough_flops(self, input_shape):
+    def _running_stat_terms(self, c):
+        """Operations spent outside the normalization itself (batchnorm's running averages)."""
+        return []
+
+    def _backward_input_terms(self, shape, s, m, c):
+        # g = dout * gamma; mean(g) and mean(g * x_hat); x_hat * mean(g x_hat); the two
+        # subtractions; inv_std * (...)
+        return [per_element(r"$g = dout \cdot \gamma$", shape, "mul"),
+                term(r"mean of $g$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+                term(r"mean of $g$: divisions", "s", (s,), "div"),
+                per_element(r"$g \cdot \hat{x}$", shape, "mul"),
+                term(r"mean of $g \hat{x}$: sums", r"s \times (m - 1)", (s, m - 1), "add"),
+                term(r"mean of $g \hat{x}$: divisions", "s", (s,), "div"),
+                per_element(r"$\hat{x} \cdot \mathrm{mean}(g \hat{x})$", shape, "mul"),
+                term("the two subtractions", r"2 \times " + times(dims_symbol(shape)), (2,) + tuple(shape), "add"),
+                per_element(r"$\cdot (1 / \sqrt{\sigma^2 + \epsilon})$", shape, "mul")]
+
+    def walkthrough_terms(self, input_shape):
         """Seed 001's batchnorm rule, 5 per element: the mean (1 add), the variance (1, the
         subtraction and squaring counted together, as mul), the normalization (1 div), scale
         and shift (1 mul, 1 add). Backward equals the forward, kind by kind: dgamma (1 mul,
         1 add per element) and dbeta (1 add) are the parameter gradients, the remaining
         1 mul and 1 div per element the input gradient. LayerNorm (not in seed 001) uses
         the same rule: it is the same computation over other axes."""
-        self.output_shape(input_shape)
-        n = int(np.prod(input_shape))
-        return LayerFlops(forward=Ops(add=2 * n, mul=2 * n, div=n),
-                          backward_input=Ops(mul=n, div=n), backward_params=Ops(mul=n, add=2 * n))
+        n = self._sizes(input_shape)[0]
+        symbols = dims_symbol(input_shape)
+        return {"forward": [term("FLOPs, 5 per element (mean, variance, normalization, scale and shift)",
+                                 times(["5"] + symbols), (5,) + tuple(input_shape), Ops(add=2 * n, mul=2 * n, div=n))],
+                "backward_input": [term("input gradient, the remaining 2 per element", times(["2"] + symbols),
+                                        (2,) + tuple(input_shape), Ops(mul=n, div=n))],
+                "backward_params": [term(r"$d\gamma$ (multiply and sum) and $d\beta$ (sum), 3 per element",
+                                         times(["3"] + symbols), (3,) + tuple(input_shape), Ops(mul=n, add=2 * n))]}
+
+    mac_terms = no_macs
 
     def cache_bytes(self, input_shape, itemsize):
         # x_hat (n values), mean and inv_std (s values each)
-        self.output_shape(input_shape)
-        return (int(np.prod(input_shape)) + 2 * self.stat_count(input_shape)) * itemsize
+        n, s, _, _ = self._sizes(input_shape)
+        return (n + 2 * s) * itemsize
 
     #: arrays of x's size that backward holds at once (dx included): the closed form's g =
     #: dout * gamma beside g - mean(g) and one more (g * x_hat, then x_hat * mean(g x_hat), then dx)
     _backward_arrays = 3
 
     def footprint(self, input_shape, itemsize):
-        # forward: x - mean, normalized in place into x_hat, beside the output,
-        # with mean and inv_std kept; backward: see _backward_arrays, and dgamma, dbeta.
+        # forward: x - mean, normalized in place into x_hat, beside the output; of the
+        # statistics' size, while 1 / sqrt(var + eps) is taken: mean, var and inv_std,
+        # the batch's mean, var, var + eps and its inverse (7 s; measured, and not small
+        # when each sample has few values: layernorm of (N, 5) features).
+        # Backward: see _backward_arrays, a mean of s values, and dgamma, dbeta.
         # The cache keeps x.
-        n, s, c = int(np.prod(input_shape)), self.stat_count(input_shape), input_shape[1]
-        return Footprint(forward_peak=(2 * n + 2 * s) * itemsize,
-                         backward_peak=(self._backward_arrays * n + 2 * c) * itemsize, keeps_input=True)
+        n, s, _, c = self._sizes(input_shape)
+        return Footprint(forward_peak=(2 * n + 7 * s) * itemsize,
+                         backward_peak=(self._backward_arrays * n + s + 2 * c) * itemsize, keeps_input=True)
 
+    # --- the walkthrough's prose ------------------------------------------------------
+    def given_lines(self, input_shape):
+        n, s, m, c = self._sizes(input_shape)
+        return [f"- **Normalized**: {self.normalized_over(input_shape)}: $s = {_n(s)}$ means and variances of $m = {_n(m)}$ "
+                "values each", f"- **Scale and shift**: $c = {_n(c)}$ entries each", f"- $\\epsilon = {self.eps:g}$"]
 
-class BatchNorm(_ScaleShiftNorm):
-    """Batch normalization of (N, D) features or, per channel, of (N, C, H, W) images.
-
-    Holds the running averages ``running_mean`` and ``running_var`` (shape (D,)
-    or (C,)): train mode updates them, test mode normalizes with them.
-    """
-
-    kind = "batchnorm"
-
-    def stat_count(self, input_shape):
-        return input_shape[1]  # one mean and variance per feature D or channel C
-
-    def _running_stat_ops(self, input_shape):
-        # running = momentum * running + (1 - momentum) * stat, for the mean and the variance
+    def param_lines(self, input_shape, itemsize):
         c = input_shape[1]
-        return Ops(mul=4 * c, add=2 * c)
-
-    #: _batchnorm_backward_fused: one scratch array does all the work and becomes dx
-    _backward_arrays = 1
-
-    def _backward_input_ops(self, n, s, c):
-        # _batchnorm_backward_fused: dgamma / M and dbeta / M: 2 c div; gamma * inv_std: c mul;
-        # x_hat * (dgamma / M), then * (gamma inv_std): 2 n mul; + dbeta / M, dout - (...): 2 n add
-        return Ops(mul=2 * n + c, add=2 * n, div=2 * c)
-
-    def __init__(self, eps=1e-5, momentum=0.9, name=None):
-        super().__init__(eps, name)
-        self.momentum = _check_real("momentum", momentum, 0.0, 1.0, low_open=False)
-        self.running_mean = None
-        self.running_var = None
-
-    def state_shapes(self, input_shape):
-        C = self.output_shape(input_shape)[1]
-        return {"running_mean": (C,), "running_var": (C,)}
-
-    def reset_state(self, input_shape, dtype):
-        shapes = self.state_shapes(input_shape)
-        self.running_mean = np.zeros(shapes["running_mean"], dtype=dtype)
-        self.running_var = np.ones(shapes["running_var"], dtype=dtype)
-
-    def get_state(self):
-        if self.running_mean is None:
-            return {}
-        return {"running_mean": self.running_mean.copy(), "running_var": self.running_var.copy()}
-
-    def set_state(self, state):
-        mean, var = state["running_mean"], state["running_var"]
-        check_float_array("running_mean", mean, ndim=1)
-        check_float_array("running_var", var, ndim=1)
-        check_shape("running_var", var, mean.shape)
-        self.running_mean, self.running_var = mean.copy(), var.copy()
-
-    def forward(self, x, params, mode="train"):
-        self._check_input(x)
-        bn_param = {"mode": mode, "eps": self.eps, "momentum": self.momentum,
-                    "running_mean": self.running_mean, "running_var": self.running_var}
-        kernel = spatial_batchnorm_forward if x.ndim == 4 else batchnorm_forward
-        out, cache = kernel(x, params["gamma"], params["beta"], bn_param)
-        self.running_mean, self.running_var = bn_param["running_mean"], bn_param["running_var"]
-        return out, cache
-
-    def config(self):
-        return {"eps": self.eps, "momentum": self.momentum}
+        state = sum(int(np.prod(v)) for v in self.state_shapes(input_shape).values())
+        lines = [f"- **Scale ($\\gamma$)**: ${_n(c)}$", f"- **Shift ($\\beta$)**: ${_n(c)}$"]
+        if state:
+            lines += [f"- **Running mean** (not learned, updated during training): ${_n(c)}$",
+                      f"- **Running variance** (not learned, updated during training): ${_n(c)}$"]
+        return lines + [f"- **Learnable Total**: $2 \\times {_n(c)} = {_n(2 * c)}$ parameters = "
+                        f"**{_n(2 * c * itemsize)} bytes**" + (f"; running statistics {_n(state * itemsize)} bytes"
+                                                               if state else "")]
 
 
 class LayerNorm(_ScaleShiftNorm):
@@ -570,9 +430,32 @@ class LayerNorm(_ScaleShiftNorm):
     """
 
     kind = "layernorm"
+    display_name = "LayerNorm"
+    group = "Layer Normalization"
+    title = "Layer Normalization"
+    rule_label = "Layer normalization"
+    gradient_text = (r"As batchnorm, with the means taken over each sample: "
+                     r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}} \left(g - "
+                     r"\mathrm{mean}(g) - \hat{x}\, \mathrm{mean}(g \hat{x})\right)$, "
+                     r"$g = \gamma \frac{\partial \mathcal{L}}{\partial y}$.")
+    rules = {"walkthrough": ("5 per element (as batchnorm)", "equal to the forward"),
+             "exact": ("statistics, normalization, scale and shift", "closed form, as implemented")}
 
     def stat_count(self, input_shape):
         return input_shape[0]  # one mean and variance per sample
+
+    def normalized_over(self, input_shape):
+        return "each sample over all its values"
+
+    def describe(self, input_shape):
+        return "LayerNorm"
+
+    def to_torch(self, input_shape, params, nn):
+        # over each sample's features; on images over (C, H, W) with a per-channel scale: GroupNorm(1, C)
+        m = nn.GroupNorm(1, input_shape[1], eps=self.eps) if len(input_shape) == 4 else nn.LayerNorm(
+            input_shape[1], eps=self.eps)
+        m.weight.data, m.bias.data = params["gamma"], params["beta"]
+        return [m]
 
     def forward(self, x, params, mode="train"):
         self._check_input(x)

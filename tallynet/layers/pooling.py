@@ -17,11 +17,16 @@ from itertools import product
 
 import numpy as np
 
-from ..counts import LayerFlops, Ops
+from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape
+from ._text import elements, fmt_kernel, per_element, window_dims, window_given
 from ._threads import split
-from .base import Footprint, Layer
+from .base import Footprint, Layer, no_bytes, no_macs
 from .im2col import channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
+
+__all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool", "max_pool_forward_naive", "max_pool_backward_naive",
+           "max_pool_forward_fast", "max_pool_backward_fast", "avg_pool_forward", "avg_pool_backward",
+           "global_avg_pool_forward", "global_avg_pool_backward"]
 
 
 def _check_pool_args(x, pool_param):
@@ -265,6 +270,8 @@ def global_avg_pool_backward(dout, cache):
 
 
 # --- layers -----------------------------------------------------------------------
+_WINDOWS = r"N \times C \times H_{out} \times W_{out}"
+
 
 class _Pool2d(Layer):
     """A ``kernel`` (int or (kh, kw)) window pooling with step ``stride`` (default: the kernel)."""
@@ -288,18 +295,35 @@ class _Pool2d(Layer):
 
     # --- cost, from shapes alone ------------------------------------------------------
     def _windows(self, input_shape):
-        """``(M, k)``: the number of windows N C H' W' and the window size kh kw."""
-        return int(np.prod(self.output_shape(input_shape))), self.kh * self.kw
+        """``(N, C, H', W', k)``: the output's shape and the window size kh kw."""
+        return (*self.output_shape(input_shape), self.kh * self.kw)
 
     def uses_col2im(self, input_shape):
         """Whether the windows go through im2col columns, so that backward assembles dx with
         col2im (k additions per window): they overlap or do not tile the input exactly."""
         return not _uses_tiles(input_shape, self.pool_param)
 
-    def _scatter_ops(self, input_shape):
+    def _scatter_terms(self, input_shape):
         """col2im's additions in backward: each of the k M column entries is added into dx."""
-        M, k = self._windows(input_shape)
-        return Ops(add=k * M if self.uses_col2im(input_shape) else 0)
+        if not self.uses_col2im(input_shape):
+            return []
+        return [term("col2im, each window entry added into dx", _WINDOWS + r" \times k_h k_w",
+                     self._windows(input_shape), "add")]
+
+    mac_terms = no_macs
+
+    # --- the walkthrough's prose and PyTorch ---------------------------------------------
+    def describe(self, input_shape):
+        return f"{self.display_name}(k={fmt_kernel(self.kh, self.kw)}, s={self.stride})"
+
+    def given_lines(self, input_shape):
+        return window_given(self.kh, self.kw, self.stride, 0)
+
+    def dims_lines(self, input_shape):
+        return window_dims(input_shape, self.output_shape(input_shape), self.kh, self.kw, self.stride, 0)
+
+    def to_torch(self, input_shape, params, nn):
+        return [self._torch_class(nn)((self.kh, self.kw), stride=self.stride)]
 
     def forward(self, x, params, mode="train"):
         return self._forward(x, self.pool_param)
@@ -313,40 +337,60 @@ class _Pool2d(Layer):
 
 class MaxPool2d(_Pool2d):
     kind = "maxpool"
+    display_name = "MaxPool"
+    group = "Pooling"
+    title = "Max Pooling"
+    gradient_text = (r"Each window's gradient goes to the position of its maximum (the first one on ties): "
+                     r"$\frac{\partial \mathcal{L}}{\partial x_{h,w}} = \frac{\partial \mathcal{L}}{\partial y_{h',w'}}$ "
+                     r"if $x_{h,w}$ is the maximum of the window of $(h', w')$, else 0.")
+    rules = {"walkthrough": ("$k^2$ per output", "1 per input element"),
+             "exact": ("$k_h k_w - 1$ comparisons per output",
+                       "col2im additions when windows overlap, else $k_h k_w - 1$ each of cmp, mul, add per output")}
     _forward = staticmethod(max_pool_forward_fast)
     _backward = staticmethod(max_pool_backward_fast)
 
-    def exact_flops(self, input_shape):
+    @staticmethod
+    def _torch_class(nn):
+        return nn.MaxPool2d
+
+    def exact_terms(self, input_shape):
         # forward: k - 1 comparisons per window (np.maximum over the tile views, or argmax
         # over the columns; the gather of the maxima is a copy). Backward on tiles: per window
         # k - 1 comparisons with the max, k - 1 multiplications by the hit, k - 1 subtractions
         # from the pending gradient; on columns: dout is assigned into zero columns (a copy),
         # then col2im adds.
-        M, k = self._windows(input_shape)
-        tiles = M * (k - 1) * (not self.uses_col2im(input_shape))
-        find_again = Ops(cmp=tiles, mul=tiles, add=tiles)
-        return LayerFlops(forward=Ops(cmp=M * (k - 1)), backward_input=find_again + self._scatter_ops(input_shape))
+        N, C, Ho, Wo, k = self._windows(input_shape)
+        compare = _WINDOWS + r" \times (k_h k_w - 1)"
+        backward = self._scatter_terms(input_shape) or [
+            term(f"routing dout to each window's first maximum, $k_h k_w - 1$ {what}", compare,
+                 (N, C, Ho, Wo, k - 1), kind)
+            for what, kind in (("comparisons", "cmp"), ("multiplications by the hit", "mul"),
+                               ("subtractions from the pending gradient", "add"))]
+        return {"forward": [term("maximum of each window, $k_h k_w - 1$ comparisons", compare,
+                                 (N, C, Ho, Wo, k - 1), "cmp")],
+                "backward_input": backward}
 
-    def walkthrough_flops(self, input_shape):
+    def walkthrough_terms(self, input_shape):
         # Seed 001: k^2 comparisons per output; backward routes the gradient, 1 per input
         # element (counted as the comparison that finds where the maximum was).
-        M, k = self._windows(input_shape)
-        return LayerFlops(forward=Ops(cmp=M * k), backward_input=Ops(cmp=int(np.prod(input_shape))))
+        return {"forward": [term("FLOPs, $k^2$ comparisons per output", _WINDOWS + r" \times k^2",
+                                 self._windows(input_shape), "cmp")],
+                "backward_input": [per_element("routing the gradient, 1 per input element", input_shape, "cmp")]}
 
     def cache_bytes(self, input_shape, itemsize):
         # On tiles the cache holds the input and the output, nothing new; on columns, the
         # argmax of each window: one integer index (np.intp, 8 bytes) per output.
         if not self.uses_col2im(input_shape):
             return 0
-        return self._windows(input_shape)[0] * np.dtype(np.intp).itemsize
+        return elements(self.output_shape(input_shape)) * np.dtype(np.intp).itemsize
 
     def footprint(self, input_shape, itemsize):
-        M, k = self._windows(input_shape)
-        n, index = int(np.prod(input_shape)), np.dtype(np.intp).itemsize
+        M, k = elements(self.output_shape(input_shape)), self.kh * self.kw
+        n, index = elements(input_shape), np.dtype(np.intp).itemsize
         if not self.uses_col2im(input_shape):
             # forward: the output, maxed in place; backward: dx, the pending copy of dout and
-            # one boolean hit mask at a time. The cache is x and the output.
-            return Footprint(forward_peak=M * itemsize, backward_peak=(n + M) * itemsize + M,
+            # one boolean hit mask at a time (none for a 1 x 1 window). The cache is x and the output.
+            return Footprint(forward_peak=M * itemsize, backward_peak=(n + M) * itemsize + M * (k > 1),
                              keeps_input=True, keeps_output=True)
         # forward: im2col's zero-padded copy of x beside the columns (k, M), then the columns
         # beside argmax's transposed contiguous copy of them and its result, then the columns,
@@ -359,58 +403,105 @@ class MaxPool2d(_Pool2d):
 
 class AvgPool2d(_Pool2d):
     kind = "avgpool"
+    display_name = "AvgPool"
+    group = "Pooling"
+    title = "Average Pooling"
+    gradient_text = (r"Each element of a window receives $\frac{1}{k_h k_w} \frac{\partial \mathcal{L}}{\partial y}$, "
+                     r"summed over the windows that cover it.")
+    rules = {"walkthrough": ("$k^2$ per output (as max pooling)", "1 per input element"),
+             "exact": ("$k_h k_w - 1$ additions and 1 division per output", "1 division per output, col2im additions")}
     _forward = staticmethod(avg_pool_forward)
     _backward = staticmethod(avg_pool_backward)
 
-    def exact_flops(self, input_shape):
+    @staticmethod
+    def _torch_class(nn):
+        return nn.AvgPool2d
+
+    def exact_terms(self, input_shape):
         # forward: the mean of each window, k - 1 additions and 1 division;
         # backward: dout / k, 1 division per output (spreading it over the windows is a copy),
         # then col2im on columns
-        M, k = self._windows(input_shape)
-        return LayerFlops(forward=Ops(add=M * (k - 1), div=M),
-                          backward_input=Ops(div=M) + self._scatter_ops(input_shape))
+        N, C, Ho, Wo, k = self._windows(input_shape)
+        return {"forward": [term("sums, $k_h k_w - 1$ additions per window", _WINDOWS + r" \times (k_h k_w - 1)",
+                                 (N, C, Ho, Wo, k - 1), "add"),
+                            term("division by $k_h k_w$", _WINDOWS, (N, C, Ho, Wo), "div")],
+                "backward_input": [term("$dout / (k_h k_w)$", _WINDOWS, (N, C, Ho, Wo), "div")]
+                + self._scatter_terms(input_shape)}
 
-    def walkthrough_flops(self, input_shape):
+    def walkthrough_terms(self, input_shape):
         """Not in seed 001; counted as its max pooling: k^2 per output (k^2 - 1 additions and
         the division by k^2), and backward 1 per input element (scaling the gradient share)."""
-        M, k = self._windows(input_shape)
-        return LayerFlops(forward=Ops(add=M * (k - 1), div=M), backward_input=Ops(mul=int(np.prod(input_shape))))
+        N, C, Ho, Wo, k = self._windows(input_shape)
+        M = N * C * Ho * Wo
+        return {"forward": [term("FLOPs, $k^2$ per output ($k^2 - 1$ additions and a division)",
+                                 _WINDOWS + r" \times k^2", (N, C, Ho, Wo, k), Ops(add=M * (k - 1), div=M))],
+                "backward_input": [per_element("scaling the gradient share, 1 per input element", input_shape, "mul")]}
+
+    cache_bytes = no_bytes
 
     def footprint(self, input_shape, itemsize):
         # tiles: forward the output, summed in place; backward dout / k and dx.
         # columns: forward im2col's zero-padded copy of x beside the columns (k, M), then the
-        # columns beside their mean; backward dout / k, its k-fold copy as columns and col2im's dx
-        M, k = self._windows(input_shape)
-        n = int(np.prod(input_shape))
+        # columns beside their mean; backward dout / k, its k-fold copy as columns (a view
+        # when there is one channel: the broadcast then reshapes without a copy) and col2im's dx
+        M, k = elements(self.output_shape(input_shape)), self.kh * self.kw
+        n, channels = elements(input_shape), input_shape[1]
         if not self.uses_col2im(input_shape):
             return Footprint(forward_peak=M * itemsize, backward_peak=(M + n) * itemsize)
-        return Footprint(forward_peak=(k * M + max(n, M)) * itemsize, backward_peak=(M + k * M + n) * itemsize)
+        copies = k * M * (channels > 1)
+        return Footprint(forward_peak=(k * M + max(n, M)) * itemsize, backward_peak=(M + copies + n) * itemsize)
 
 
 class GlobalAvgPool(Layer):
     """Mean over H and W: (N, C, H, W) -> (N, C)."""
 
     kind = "global_avgpool"
+    display_name = "GAP"
+    group = "Pooling"
+    title = "Global Average Pooling"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x_{c,h,w}} = \frac{1}{H \times W} \cdot "
+                     r"\frac{\partial \mathcal{L}}{\partial y_c}$: the gradient is broadcast over $H \times W$ and "
+                     r"scaled.")
+    rules = {"walkthrough": ("1 per input element", "1 per input element"),
+             "exact": ("$HW - 1$ additions and 1 division per output", "1 division per output")}
 
     def output_shape(self, input_shape):
         return image_shape(self.kind, input_shape)[:2]
 
-    def exact_flops(self, input_shape):
+    def exact_terms(self, input_shape):
         # forward: x.mean over H W, HW - 1 additions and 1 division per output;
         # backward: dout / (H W), 1 division per output (the broadcast is a copy)
         N, C, H, W = image_shape(self.kind, input_shape)
-        return LayerFlops(forward=Ops(add=N * C * (H * W - 1), div=N * C), backward_input=Ops(div=N * C))
+        return {"forward": [term("sums over $H \\times W$", r"N \times C \times (H W - 1)", (N, C, H * W - 1), "add"),
+                            term("division by $H W$", r"N \times C", (N, C), "div")],
+                "backward_input": [term("$dout / (H W)$", r"N \times C", (N, C), "div")]}
 
-    def walkthrough_flops(self, input_shape):
+    def walkthrough_terms(self, input_shape):
         # Seed 001: 1 per input element (HW - 1 additions and a division per channel);
         # backward 1 per input element (broadcasting and scaling by 1 / (H W)).
         N, C, H, W = image_shape(self.kind, input_shape)
-        return LayerFlops(forward=Ops(add=N * C * (H * W - 1), div=N * C), backward_input=Ops(mul=N * C * H * W))
+        return {"forward": [term("FLOPs, 1 per input element ($HW - 1$ additions and a division per channel)",
+                                 r"N \times C \times H \times W", (N, C, H, W),
+                                 Ops(add=N * C * (H * W - 1), div=N * C))],
+                "backward_input": [per_element("broadcasting and scaling, 1 per input element", input_shape, "mul")]}
+
+    mac_terms = no_macs
+    cache_bytes = no_bytes
 
     def footprint(self, input_shape, itemsize):
         # forward: the output; backward: dout / (H W) and dx, its broadcast copied out
         N, C, H, W = image_shape(self.kind, input_shape)
         return Footprint(forward_peak=N * C * itemsize, backward_peak=(N * C + N * C * H * W) * itemsize)
+
+    def describe(self, input_shape):
+        return "Global Average Pooling"
+
+    def given_lines(self, input_shape):
+        return ["- **Operation**: average each channel across spatial dimensions, "
+                r"$y_c = \frac{1}{H \times W} \sum_{h,w} x_{c,h,w}$"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
 
     def forward(self, x, params, mode="train"):
         return global_avg_pool_forward(x)

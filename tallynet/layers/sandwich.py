@@ -7,7 +7,7 @@ each backward undoes the parts in reverse order.
 from .activations import relu_backward, relu_forward
 from .affine import affine_backward, affine_forward
 from .conv import conv_backward_fast, conv_forward_fast
-from .normalization import spatial_batchnorm_backward, spatial_batchnorm_forward
+from .batchnorm import spatial_batchnorm_backward, spatial_batchnorm_forward
 from .pooling import max_pool_backward_fast, max_pool_forward_fast
 
 

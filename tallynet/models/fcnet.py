@@ -5,7 +5,8 @@ import numpy as np
 from ..layers import Affine, ReLU
 from ..layers._checks import check_choice, check_int, check_keep_probability
 from ..layers.dropout import Dropout
-from ..layers.normalization import BatchNorm, LayerNorm
+from ..layers.batchnorm import BatchNorm
+from ..layers.normalization import LayerNorm
 from .sequential import Sequential
 
 NORMALIZATIONS = {None: None, "batchnorm": BatchNorm, "layernorm": LayerNorm}

@@ -10,43 +10,24 @@ import numpy as np
 from ..layers._checks import check_choice
 from ..layers.base import MODES
 from ..layers.losses import LOSSES
+from .nodes import MODEL_INPUT, chain, last_uses, node_shapes, training_passes
 
 
 def layer_shapes(layers, input_shape, batch=1):
-    """Input shape of every layer followed by the final output shape: ``len(layers) + 1`` tuples.
-
-    ``input_shape`` is one sample's shape; every returned shape starts with ``batch``.
-    Works from shapes alone (nothing is allocated), and raises ``ValueError``
-    naming the layer's index and type where a shape does not fit.
-    """
-    shape = (int(batch),) + tuple(input_shape)
-    shapes = [shape]
-    for i, layer in enumerate(layers):
-        try:
-            shape = tuple(layer.output_shape(shape))
-        except ValueError as err:
-            label = f"{layer.kind} {layer.name!r}" if layer.name else layer.kind
-            raise ValueError(f"layer {i} ({label}) with input shape {shape}: {err}") from None
-        shapes.append(shape)
-    return shapes
+    """Input shape of every layer of a chain followed by the final output shape:
+    ``len(layers) + 1`` tuples (see :func:`tallynet.models.nodes.node_shapes`)."""
+    inputs, outputs = node_shapes(chain(layers), input_shape, batch)
+    return inputs + outputs[-1:]
 
 
-def training_passes(layers):
-    """What a training step runs of each layer's backward: ``"full"`` (dx and the parameter
-    gradients), ``"params"`` (:meth:`Layer.param_grads`: dx would be the gradient of the input
-    batch, which no one uses, or flow only into layers without parameters) or ``"none"``.
-
-    So the first layer with parameters computes no input gradient, and the layers before
-    it run no backward at all, as in PyTorch, whose inputs do not require gradients. The
-    cost model reports both the layers' whole backward passes and this (``step_backward``).
-    """
-    first = next((i for i, layer in enumerate(layers) if layer.param_names), len(layers))
-    return ["none"] * first + ["params"] * (first < len(layers)) + ["full"] * (len(layers) - first - 1)
+def run_forward(i, layer, x, params, mode):
+    """A node's forward pass as a step runs it (the default forward hook)."""
+    return layer.forward(x, params, mode)
 
 
-def run_backward(layer, pass_, dout, cache):
-    """``(dx, grads)`` of ``layer``'s backward as a training step runs it (dx is None
-    for ``"params"``; see :func:`training_passes`)."""
+def run_backward(i, layer, dout, cache, pass_):
+    """``(dx, grads)`` of a node's backward as a training step runs it (the default backward
+    hook; dx is None for ``"params"``, see :func:`tallynet.models.nodes.training_passes`)."""
     if pass_ == "params":
         return None, layer.param_grads(dout, cache)
     return layer.backward(dout, cache)
@@ -67,8 +48,9 @@ class Sequential:
       random numbers without a seed of their own (dropout)
 
     Parameters are named like the course's nets: ``W1, b1`` for the first layer
-    with weights, ``gamma1, beta1`` for a normalization layer that follows it,
-    ``W2, b2`` for the next one, and so on.
+    with weights (a layer whose class lists parameters in ``regularized``),
+    ``gamma1, beta1`` for a normalization layer that follows it, ``W2, b2`` for the
+    next one, and so on. L2 regularisation applies to the ``regularized`` ones.
     """
 
     def __init__(self, layers, input_shape, loss="softmax", reg=0.0, weight_scale="he",
@@ -79,6 +61,7 @@ class Sequential:
         self.reg = float(reg)
         self.dtype = np.dtype(dtype).type
         self.name = name
+        self.nodes = chain(self.layers)
         self.params = {}
         self.param_keys = []  # per layer: {local name: key in self.params}
         shapes = self.layer_shapes(batch=1)
@@ -89,7 +72,7 @@ class Sequential:
         index = 0
         for layer, in_shape in zip(self.layers, shapes):
             local = layer.init_params(in_shape, rng, weight_scale, self.dtype)
-            if "W" in local:
+            if layer.regularized:
                 index += 1
             keys = {}
             for lname in layer.param_names:
@@ -124,40 +107,60 @@ class Sequential:
                 )
         return X.astype(self.dtype, copy=False)
 
-    def forward(self, X, mode="test"):
-        """Scores for ``X`` and the per-layer caches: ``(scores, caches)``."""
+    def _local_params(self, i):
+        return {local: self.params[key] for local, key in self.param_keys[i].items()}
+
+    def forward(self, X, mode="test", hook=None):
+        """Scores for ``X`` and the per-node caches: ``(scores, caches)``.
+
+        ``hook(i, layer, x, params, mode) -> (out, cache)``, if given, runs each node's pass
+        instead of :func:`run_forward` (the profiler times, counts and measures them). An
+        output is let go once its last consumer has run, unless a cache keeps it.
+        """
         check_choice("mode", mode, MODES)
-        x = self._prepare_input(X)
-        caches = []
-        for layer, keys in zip(self.layers, self.param_keys):
-            x, cache = layer.forward(x, {l: self.params[k] for l, k in keys.items()}, mode)
+        hook = hook or run_forward
+        values, caches, last = {MODEL_INPUT: self._prepare_input(X)}, [], last_uses(self.nodes)
+        for i, (layer, inputs) in enumerate(self.nodes):
+            out, cache = hook(i, layer, values[inputs[0]], self._local_params(i), mode)
             caches.append(cache)
-        return x, caches
+            for j in inputs:
+                if j != MODEL_INPUT and last[j] == i:
+                    del values[j]
+            values[i] = out
+        return values[len(self.nodes) - 1], caches
 
     def backward(self, dout, caches, hook=None):
         """Gradients of every parameter for upstream ``dout``, keyed like ``params``; the
-        gradient of the input batch is not computed (:func:`training_passes`).
+        gradient of the input batch is not computed (:func:`~tallynet.models.nodes.training_passes`).
+        Where an output feeds several nodes, their gradients are summed.
 
-        ``hook(i, layer, dout, cache, pass_) -> (dx, grads)``, if given, runs each layer's
-        pass instead of :func:`run_backward` (the profiler times, counts and measures them).
+        ``hook(i, layer, dout, cache, pass_) -> (dx, grads)``, if given, runs each node's pass
+        instead of :func:`run_backward`.
         """
-        hook = hook or (lambda i, layer, dout, cache, pass_: run_backward(layer, pass_, dout, cache))
-        grads = {}
-        passes = training_passes(self.layers)
-        for i in reversed(range(len(self.layers))):
-            if passes[i] == "none":
-                break
-            dout, local = hook(i, self.layers[i], dout, caches[i], passes[i])
+        hook = hook or run_backward
+        grads, pending = {}, {len(self.nodes) - 1: dout}
+        for i, pass_ in reversed(list(enumerate(training_passes(self.nodes)))):
+            if pass_ == "none":
+                continue
+            layer, inputs = self.nodes[i]
+            dx, local = hook(i, layer, pending.pop(i), caches[i], pass_)
             grads.update({self.param_keys[i][lname]: g for lname, g in local.items()})
+            if pass_ == "full":
+                for j in inputs:
+                    pending[j] = dx if j not in pending else pending[j] + dx
         return grads
 
-    def loss(self, X, y=None):
-        """Test mode (``y is None``): the scores, (N, classes). Train mode: ``(loss, grads)``."""
+    def loss(self, X, y=None, forward_hook=None, backward_hook=None, loss_hook=None):
+        """Test mode (``y is None``): the scores, (N, classes). Train mode: ``(loss, grads)``.
+
+        The hooks run each node's forward and backward pass and the loss (``loss_hook(scores,
+        y) -> (loss, dscores)``) instead of the plain ones; see :meth:`forward` and :meth:`backward`.
+        """
         if y is None:
-            return self.forward(X, "test")[0]
-        scores, caches = self.forward(X, "train")
-        loss, dscores = LOSSES[self.loss_name](scores, y)
-        grads = self.backward(dscores, caches)
+            return self.forward(X, "test", forward_hook)[0]
+        scores, caches = self.forward(X, "train", forward_hook)
+        loss, dscores = (loss_hook or LOSSES[self.loss_name])(scores, y)
+        grads = self.backward(dscores, caches, backward_hook)
         if self.reg:
             for key in self.weight_keys():
                 W = self.params[key]
@@ -166,8 +169,9 @@ class Sequential:
         return loss, grads
 
     def weight_keys(self):
-        """Keys of the parameters that L2 regularisation applies to (the ``W`` of each layer)."""
-        return [keys["W"] for keys in self.param_keys if "W" in keys]
+        """Keys of the parameters that L2 regularisation applies to (each layer class's ``regularized``)."""
+        return [keys[local] for layer, keys in zip(self.layers, self.param_keys)
+                for local in layer.regularized if local in keys]
 
     def predict(self, X, batch_size=256):
         """Class predictions, computed in batches of ``batch_size``."""

@@ -34,6 +34,7 @@ import os
 
 import numpy as np
 
+from ..dtypes import DTYPES
 from ..layers import LAYER_TYPES
 from .fcnet import fcnet_layers
 from .sequential import Sequential, layer_shapes
@@ -46,7 +47,6 @@ class SpecError(ValueError):
 COMMON_KEYS = {"name", "input", "batch", "loss", "reg", "weight_scale", "dtype", "seed", "description"}
 SEQUENTIAL_KEYS = COMMON_KEYS | {"layers"}
 FCNET_KEYS = COMMON_KEYS | {"model", "hidden_dims", "num_classes", "normalization", "dropout_keep_ratio"}
-DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 
 def load_spec(path):

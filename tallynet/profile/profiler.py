@@ -44,7 +44,10 @@ import numpy as np
 from .. import optim
 from ..counts import KINDS, LayerFlops, Ops
 from ..layers.losses import LOSSES
-from ..models.sequential import run_backward
+from ..layers._threads import num_threads
+from ..layers.im2col import channel_major
+from ..models.sequential import run_backward, run_forward
+from ..step import train_step
 from ..cost.render import Rendered
 from . import render
 from .counter import Counter, counting
@@ -238,10 +241,6 @@ class Profile(Rendered):
 
 
 # --- running the model layer by layer ---------------------------------------------------------
-def _local_params(model, keys):
-    return {local: model.params[key] for local, key in keys.items()}
-
-
 def random_batch(model, batch, rng):
     """A batch of standard normal inputs and matching targets (class labels, or values for mse)."""
     X = rng.standard_normal((batch,) + model.input_shape).astype(model.dtype)
@@ -251,39 +250,8 @@ def random_batch(model, batch, rng):
     return X, rng.integers(out_shape[-1], size=batch)
 
 
-def _run_step(model, X, y, forward_hook=None, backward_hook=None, loss_hook=None):
-    """Forward, loss and backward of one batch, layer by layer, through hooks, as
-    ``Sequential.loss`` runs them (no dx for the first layer with parameters, no
-    backward below it: ``training_passes``).
-
-    ``forward_hook(i, layer, x, params) -> (out, cache)``, ``loss_hook(scores, y) ->
-    (loss, dscores)`` and ``backward_hook(i, layer, dout, cache, pass_) -> (dx, grads)``
-    run each pass (default: plainly; a backward hook runs
-    ``run_backward(layer, pass_, dout, cache)``). Returns the loss and the gradients
-    keyed like ``model.params``; each cache is dropped once its backward has run.
-    """
-    forward_hook = forward_hook or (lambda i, layer, x, p: layer.forward(x, p, "train"))
-    backward_hook = backward_hook or (lambda i, layer, dout, cache, pass_: run_backward(layer, pass_, dout, cache))
-    loss_hook = loss_hook or LOSSES[model.loss_name]
-    x, caches = X, []
-    for i, (layer, keys) in enumerate(zip(model.layers, model.param_keys)):
-        x, cache = forward_hook(i, layer, x, _local_params(model, keys))
-        caches.append(cache)
-    loss, dout = loss_hook(x, y)
-
-    def backward(i, layer, dout, cache, pass_):
-        result = backward_hook(i, layer, dout, cache, pass_)
-        caches[i] = None
-        return result
-    return loss, model.backward(dout, caches, backward)
-
-
-def _sgd_step(model, X, y):
-    """One training step as the trainer runs it: ``model.loss`` and an SGD update of every parameter."""
-    loss, grads = model.loss(X, y)
-    for key, w in model.params.items():
-        model.params[key] = optim.sgd(w, grads[key])[0]
-    return loss
+def _sgd(name, w, dw):
+    return optim.sgd(w, dw)[0]
 
 
 def _time_layers(model, X, y, steps):
@@ -293,25 +261,22 @@ def _time_layers(model, X, y, steps):
     n = len(model.layers)
     fwd, bwd = [[] for _ in range(n)], [[] for _ in range(n)]
 
-    def forward(i, layer, x, params):
+    def forward(i, layer, x, params, mode):
         start = time.perf_counter()
-        result = layer.forward(x, params, "train")
+        result = run_forward(i, layer, x, params, mode)
         fwd[i].append(time.perf_counter() - start)
         return result
 
     def backward(i, layer, dout, cache, pass_):
         start = time.perf_counter()
-        result = run_backward(layer, pass_, dout, cache)
+        result = run_backward(i, layer, dout, cache, pass_)
         bwd[i].append(time.perf_counter() - start)
         return result
 
-    def step():
-        _, grads = _run_step(model, X, y, forward, backward)
-        for key, w in model.params.items():
-            model.params[key] = optim.sgd(w, grads[key])[0]
-
-    _sgd_step(model, X, y)  # warm-up
-    step_seconds = statistics.median(_seconds(step) for _ in range(steps))
+    train_step(model, X, y, _sgd)  # warm-up
+    step_seconds = statistics.median(
+        _seconds(lambda: train_step(model, X, y, _sgd, forward_hook=forward, backward_hook=backward))
+        for _ in range(steps))
     return ([statistics.median(t) for t in fwd], [statistics.median(t) if t else 0.0 for t in bwd],  # no backward: 0
             step_seconds)
 
@@ -321,16 +286,16 @@ def _count_layers(model, X, y):
     n = len(model.layers)
     fwd, bwd, unknown, loss_flops = [None] * n, [Ops()] * n, [collections.Counter() for _ in range(n)], []
 
-    def forward(i, layer, x, params):
+    def forward(i, layer, x, params, mode):
         with Counter(owners=[layer]) as c:
-            result = layer.forward(counting(x), counting(params), "train")
+            result = run_forward(i, layer, counting(x), counting(params), mode)
         fwd[i] = c.flops
         unknown[i].update(c.unknown)
         return result
 
     def backward(i, layer, dout, cache, pass_):
         with Counter(owners=[layer]) as c:
-            result = run_backward(layer, pass_, counting(dout), cache)
+            result = run_backward(i, layer, counting(dout), cache, pass_)
         bwd[i] = c.flops
         unknown[i].update(c.unknown)
         return result
@@ -341,7 +306,7 @@ def _count_layers(model, X, y):
         loss_flops.append(c.flops)
         return result
 
-    _run_step(model, X, y, forward, backward, loss)
+    model.loss(X, y, forward_hook=forward, backward_hook=backward, loss_hook=loss)
     return fwd, bwd, [dict(u) for u in unknown], loss_flops[0]
 
 
@@ -380,26 +345,69 @@ def _growth(fn):
     return result, tracemalloc.get_traced_memory()[1] - before
 
 
+def _measured_forward(layer, x, params, mode):
+    """``(out, cache, cache bytes, peak growth)`` of one forward pass (tracing must be on)."""
+    gc.collect()
+    before = _numpy_bytes()
+    (out, cache), peak = _growth(lambda: layer.forward(x, params, mode))
+    output_bytes = 0 if np.shares_memory(out, x) else out.nbytes
+    return out, cache, _numpy_bytes() - before - output_bytes, peak
+
+
 def _measure_layers(model, X, y):
-    """Per layer: measured cache bytes and the forward and backward peaks (tracing must be on)."""
+    """Per layer: measured cache bytes and the forward and backward peaks (tracing must be on).
+
+    On one thread: the passes split over threads allocate the same arrays, but how long the
+    threads' temporaries overlap depends on the scheduler, so a measured peak would too.
+    """
     n = len(model.layers)
     cache_bytes, fwd_peak, bwd_peak = [0] * n, [0] * n, [0] * n
 
-    def forward(i, layer, x, params):
-        gc.collect()
-        before = _numpy_bytes()
-        (out, cache), fwd_peak[i] = _growth(lambda: layer.forward(x, params, "train"))
-        output_bytes = 0 if np.shares_memory(out, x) else out.nbytes
-        cache_bytes[i] = _numpy_bytes() - before - output_bytes
+    def forward(i, layer, x, params, mode):
+        out, cache, cache_bytes[i], fwd_peak[i] = _measured_forward(layer, x, params, mode)
         return out, cache
 
     def backward(i, layer, dout, cache, pass_):
-        result, bwd_peak[i] = _growth(lambda: run_backward(layer, pass_, dout, cache))
+        result, bwd_peak[i] = _growth(lambda: run_backward(i, layer, dout, cache, pass_))
         return result
 
-    _run_step(model, X, y)  # warm-up: running averages replaced by traced arrays
-    _run_step(model, X, y, forward, backward)
+    with num_threads(1):
+        model.loss(X, y)  # warm-up: running averages replaced by traced arrays
+        model.loss(X, y, forward_hook=forward, backward_hook=backward)
     return cache_bytes, fwd_peak, bwd_peak
+
+
+def _as_in_a_model(a):
+    """``a`` laid out as a model keeps its activations: images channel-major (see
+    :mod:`tallynet.layers.im2col`), where the footprints' views and copies are the ones they say."""
+    if a.ndim != 4:
+        return a
+    out = channel_major(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+def measure_layer(layer, input_shape, dtype=np.float32, seed=0):
+    """Measured memory of one layer's train-mode passes on standard normal data of
+    ``input_shape`` (batch included), on one thread: ``(cache bytes, forward peak, backward
+    peak)``, as :class:`Profile` measures them, to set beside ``Layer.cache_bytes`` and
+    ``Layer.footprint``."""
+    rng = np.random.default_rng(seed)
+    params = layer.init_params(input_shape, rng, "he", dtype)
+    x, dout = (_as_in_a_model(rng.standard_normal(shape).astype(dtype))
+               for shape in (input_shape, layer.output_shape(input_shape)))
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        layer.reset_state(input_shape, dtype)  # running averages allocated while tracing
+        with num_threads(1):
+            _, cache, cache_bytes, forward = _measured_forward(layer, x, params, "train")
+            _, backward = _growth(lambda: layer.backward(dout, cache))
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return cache_bytes, forward, backward
 
 
 def _measure_peaks(model, X, y):
@@ -427,15 +435,13 @@ def _measure_peaks(model, X, y):
     (scores, caches), forward = peak(lambda: model.forward(X, "train"))
     grads, backward = peak(lambda: model.backward(LOSSES[model.loss_name](scores, y)[1], caches))
     del scores, caches, grads
-    _, step = peak(lambda: _sgd_step(model, X, y))
+    _, step = peak(lambda: train_step(model, X, y, _sgd))
     return {"forward": forward, "backward": backward, "step": step}
 
 
 # --- the entry point ----------------------------------------------------------------------------------
 def _build(network, seed, dtype):
     """A private model: a copy of a model object, or one built from a spec, YAML path or preset name."""
-    import os
-
     from ..models import from_spec, resolve_spec
 
     if hasattr(network, "layers") and hasattr(network, "params"):

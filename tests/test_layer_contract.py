@@ -1,0 +1,310 @@
+"""The contract every registered layer type keeps, checked case by case from one table.
+
+In the spirit of tinygrad's ``helper_test_op``: a new layer type gets every check below
+by adding its cases to :data:`CASES` (a meta-test fails for a registered type without
+one). For each case, a layer and an input shape (batch included):
+
+- its backward pass against centred differences in float64 (dx and every parameter),
+  and ``param_grads`` bitwise equal to the whole backward's parameter gradients;
+- the naive kernels equal to the fast ones, where the type has both (:data:`NAIVE`);
+- PyTorch parity through its twin (``Layer.to_torch``): output, dx, parameter gradients;
+- counted FLOPs equal to its ``exact`` count, kind by kind, float32 and float64, and the
+  counted passes computing bitwise what the plain ones compute;
+- measured cache bytes equal to ``cache_bytes``, and the footprint's peaks within 10 % of
+  the measured ones (on one thread, at a batch large enough for the arrays to dominate);
+- the spec round trip through ``config()``; float32 and float64 kept;
+- a derivation under every built-in convention, summing to the count.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from conftest import assert_numerical_gradients, to_channel_major
+from tallynet.cost import CONVENTIONS, summary
+from tallynet.counts import KINDS, PARTS, Ops
+from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
+                             GlobalAvgPool, Layer, LayerNorm, MaxPool2d, ReLU, Affine, Sigmoid, conv_backward_naive,
+                             conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
+from tallynet.layers.base import REGISTRY, Footprint
+from tallynet.models import Sequential
+from tallynet.models.spec import parse_layer
+from tallynet.profile import Counter, count_layer, counting, measure_layer, plain
+
+#: ``(id, layer factory, input shape)``: a few configurations of every registered type
+CASES = [
+    ("affine", lambda: Affine(7), (3, 4, 2)),
+    ("affine-batch1", lambda: Affine(3), (1, 5)),
+    ("relu", ReLU, (3, 5)),
+    ("relu-image", ReLU, (2, 3, 4, 5)),
+    ("sigmoid", Sigmoid, (2, 3, 4, 4)),
+    ("flatten", Flatten, (2, 3, 4, 4)),
+    ("conv-bias", lambda: Conv2d(4, 3, stride=1, pad=1), (2, 3, 6, 6)),
+    ("conv-no-bias", lambda: Conv2d(4, 3, stride=1, pad=1, bias=False), (2, 3, 6, 6)),
+    ("conv-stride2-pad2", lambda: Conv2d(5, 3, stride=2, pad=2), (2, 3, 7, 6)),
+    ("conv-nonsquare", lambda: Conv2d(4, (3, 2)), (2, 2, 7, 5)),
+    ("conv-batch1", lambda: Conv2d(3, 1), (1, 2, 4, 3)),
+    ("conv-rows-left-over", lambda: Conv2d(2, 3, stride=2, pad=1), (2, 3, 6, 7)),  # (6 + 2 - 3) % 2 = 1
+    ("conv-uncovered-edge", lambda: Conv2d(2, 3, stride=2), (1, 2, 6, 6)),  # last row and column under no window
+    ("conv-one-window", lambda: Conv2d(1, (4, 3)), (1, 1, 4, 3)),
+    ("maxpool-tiles", lambda: MaxPool2d(2), (2, 3, 4, 6)),
+    ("maxpool-im2col-overlap", lambda: MaxPool2d(3, stride=2), (2, 3, 7, 7)),
+    ("maxpool-im2col-untiled", lambda: MaxPool2d(2), (2, 3, 5, 5)),
+    ("maxpool-nonsquare", lambda: MaxPool2d((2, 3), stride=1), (1, 2, 5, 6)),
+    ("maxpool-identity", lambda: MaxPool2d(1), (1, 2, 3, 2)),
+    ("maxpool-im2col-nonsquare-stride2", lambda: MaxPool2d((2, 3), stride=2), (1, 2, 4, 6)),
+    ("avgpool-tiles", lambda: AvgPool2d(2), (2, 3, 4, 4)),
+    ("avgpool-im2col", lambda: AvgPool2d(3, stride=2), (2, 3, 7, 7)),
+    ("avgpool-im2col-untiled", lambda: AvgPool2d(2), (2, 1, 5, 7)),
+    ("avgpool-nonsquare", lambda: AvgPool2d((2, 3), stride=1), (2, 2, 4, 5)),
+    ("global_avgpool", GlobalAvgPool, (2, 3, 4, 5)),
+    ("batchnorm-2d", BatchNorm, (6, 5)),
+    ("batchnorm-4d", BatchNorm, (2, 3, 4, 5)),
+    ("layernorm-2d", LayerNorm, (6, 5)),
+    ("layernorm-4d", LayerNorm, (2, 3, 4, 5)),
+    ("dropout", lambda: Dropout(0.7, seed=1), (6, 5)),
+    ("dropout-fixed-image", lambda: Dropout(0.7, seed=2, fixed=True), (2, 3, 4, 4)),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _conv_naive(layer, x, params, dout):
+    out, cache = conv_forward_naive(x, params["W"], params.get("b"), layer.conv_param)
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return out, dx, {"W": dw, "b": db} if layer.bias else {"W": dw}
+
+
+def _maxpool_naive(layer, x, params, dout):
+    out, cache = max_pool_forward_naive(x, layer.pool_param)
+    return out, max_pool_backward_naive(dout, cache), {}
+
+
+#: the types with a naive reference besides their fast kernels: ``fn(layer, x, params, dout)
+#: -> (out, dx, grads)``
+NAIVE = {"conv": _conv_naive, "maxpool": _maxpool_naive}
+
+GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6}  # the statistics' finite differences are noisier
+
+
+def _data(layer, shape, dtype, seed=0):
+    """Parameters, an input and an upstream gradient; images channel-major, as in a model."""
+    rng = np.random.default_rng(seed)
+    params = layer.init_params(shape, rng, "he", dtype)
+    # scale and shift away from their initial 1 and 0, so that their gradients are exercised
+    params = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(dtype) for k, v in params.items()}
+    x, dout = (rng.standard_normal(s).astype(dtype) for s in (shape, layer.output_shape(shape)))
+    if x.ndim == 4:
+        x = to_channel_major(x)
+    if dout.ndim == 4:
+        dout = to_channel_major(dout)
+    layer.reset_state(shape, dtype)
+    layer.fix_randomness(0)  # dropout: one mask for every call, so f is a function of x
+    return params, x, dout
+
+
+def test_every_registered_layer_type_has_a_case():
+    covered = {make().kind for _, make, _ in CASES}
+    ours = {kind for kind, cls in LAYER_TYPES.items() if cls.__module__.startswith("tallynet.")}
+    assert ours - covered == set(), f"layer types without a case in CASES: {sorted(ours - covered)}"
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_backward_matches_numerical_gradients_in_float64(label, make, shape):
+    layer = make()
+    params, x, dout = _data(layer, shape, np.float64)
+    out, cache = layer.forward(x, params, "train")
+    dx, grads = layer.backward(dout, cache)
+    assert_numerical_gradients(lambda: layer.forward(x, params, "train")[0], {"x": x, **params},
+                               {"x": dx, **grads}, dout, GRADIENT_TOLERANCE.get(layer.kind, 1e-7), label)
+    param_grads = layer.param_grads(dout, layer.forward(x, params, "train")[1])
+    assert set(param_grads) == set(layer.param_names), label
+    assert all(np.array_equal(param_grads[k], grads[k]) for k in param_grads), label
+
+
+@pytest.mark.parametrize("label, make, shape", [c for c in CASES if c[1]().kind in NAIVE],
+                         ids=[c[0] for c in CASES if c[1]().kind in NAIVE])
+def test_naive_kernels_equal_the_fast_ones(label, make, shape):
+    layer = make()
+    params, x, dout = _data(layer, shape, np.float64)
+    out, cache = layer.forward(x, params, "train")
+    dx, grads = layer.backward(dout, cache)
+    n_out, n_dx, n_grads = NAIVE[layer.kind](layer, x, params, dout)
+    np.testing.assert_allclose(n_out, out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(n_dx, dx, rtol=1e-10, atol=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(n_grads[k], grads[k], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_matches_its_pytorch_twin(label, make, shape):
+    torch = pytest.importorskip("torch")
+    layer = make()
+    params, x, dout = _data(layer, shape, np.float64)
+    # dropout draws its own masks in PyTorch: compared in test mode, where both are the identity
+    mode = "test" if layer.kind == "dropout" else "train"
+    twin = torch.nn.Sequential(*layer.to_torch(shape, {k: torch.from_numpy(v.copy()) for k, v in params.items()},
+                                               torch.nn)).double().train(mode == "train")
+    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    t_out = twin(tx)
+    t_out.backward(torch.from_numpy(np.ascontiguousarray(dout)))
+    out, cache = layer.forward(x, params, mode)
+    dx, grads = layer.backward(dout, cache)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    # the twin's parameters come in the layer's order; a matrix may be stored transposed (Linear)
+    for name, p in zip(layer.param_names, twin.parameters()):
+        ref = p.grad.numpy()
+        np.testing.assert_allclose(grads[name], ref if ref.shape == grads[name].shape else ref.T,
+                                   rtol=1e-9, atol=1e-12, err_msg=f"{label} d{name}")
+
+
+def _mismatches(predicted, fwd, bwd):
+    return [f"{phase} {kind}: predicted {getattr(p, kind)}, counted {getattr(c, kind)}"
+            for phase, p, c in (("forward", predicted.forward, fwd), ("backward", predicted.backward, bwd))
+            for kind in KINDS if getattr(p, kind) != getattr(c, kind)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_counted_flops_equal_the_exact_count_kind_by_kind(label, make, shape, dtype):
+    layer = make()
+    fwd, bwd, unknown = count_layer(layer, shape, dtype)
+    assert not unknown, f"{label}: operations the counter could not price: {unknown}"
+    assert not _mismatches(layer.exact_flops(shape), fwd, bwd), (label, _mismatches(layer.exact_flops(shape), fwd, bwd))
+
+
+def test_pooling_cases_take_the_path_their_name_says():
+    for label, make, shape in CASES:
+        if "tiles" in label or "im2col" in label:
+            assert make().uses_col2im(shape) == ("im2col" in label), label
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_counted_passes_compute_bitwise_the_same_values(label, make, shape):
+    layer = make()
+    params, x, dout = _data(layer, shape, np.float32, seed=1)
+    out, cache = layer.forward(x, params, "train")
+    dx, grads = layer.backward(dout, cache)
+    layer.reset_state(shape, np.float32)  # the same running averages again
+    with Counter(owners=[layer]):
+        c_out, c_cache = layer.forward(counting(x), counting(params), "train")
+        c_dx, c_grads = layer.backward(counting(dout), c_cache)
+    assert np.array_equal(plain(c_out), out) and plain(c_out).dtype == out.dtype, label
+    assert np.array_equal(plain(c_dx), dx) and plain(c_dx).dtype == dx.dtype, label
+    for key, g in grads.items():
+        assert np.array_equal(plain(c_grads[key]), g), (label, key)
+
+
+def _large(shape, elements=1 << 19):
+    """The case's shape with a batch large enough for its arrays to be a few MB."""
+    per_sample = int(np.prod(shape[1:]))
+    return (max(shape[0], -(-elements // per_sample)),) + tuple(shape[1:])
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_measured_memory_matches_cache_bytes_and_footprint(label, make, shape):
+    layer = make()
+    shape = _large(shape)
+    itemsize = np.dtype(np.float32).itemsize
+    cache_bytes, forward, backward = measure_layer(layer, shape, np.float32)
+    assert cache_bytes == layer.cache_bytes(shape, itemsize), label
+    footprint = layer.footprint(shape, itemsize)
+    assert isinstance(footprint, Footprint)
+    checked = 0
+    for what, predicted, measured in (("forward", footprint.forward_peak, forward),
+                                      ("backward", footprint.backward_peak, backward)):
+        if predicted >= 1 << 20:  # below a MB, NumPy's own buffers are a large part of a peak
+            checked += 1
+            assert abs(measured - predicted) <= 0.1 * predicted, (label, what, predicted, measured)
+    assert checked or footprint.is_view, f"{label}: nothing large enough to check"
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_spec_round_trip_through_config(label, make, shape):
+    layer = make()
+    again = parse_layer(0, {layer.kind: layer.config()} if layer.config() else layer.kind)
+    assert type(again) is type(layer) and again.config() == layer.config(), label
+    assert again.output_shape(shape) == layer.output_shape(shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_float32_and_float64_are_kept(label, make, shape, dtype):
+    layer = make()
+    params, x, dout = _data(layer, shape, dtype)
+    for mode in ("train", "test"):
+        out, cache = layer.forward(x, params, mode)
+        dx, grads = layer.backward(dout, cache)
+        assert out.dtype == dtype and dx.dtype == dtype, (label, mode)
+        assert all(g.dtype == dtype for g in grads.values()), (label, mode)
+
+
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_every_convention_derives_the_count_term_by_term(label, make, shape, convention):
+    layer = make()
+    c = CONVENTIONS[convention]
+    terms, flops = c.terms(layer, shape), c.flops(layer, shape)
+    assert set(terms) <= set(PARTS), label
+    for part in PARTS:
+        assert sum((t.ops for t in terms.get(part, [])), Ops()) == getattr(flops, part), (label, part)
+        assert all(t.label and t.symbol for t in terms.get(part, [])), (label, part)
+
+
+@pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
+def test_the_class_states_its_costs_and_prose(label, make, shape):
+    layer = make()
+    cls = type(layer)
+    for method in ("exact_terms", "walkthrough_terms", "mac_terms", "cache_bytes", "footprint", "to_torch"):
+        assert getattr(cls, method) is not getattr(Layer, method), f"{cls.__name__} does not state {method}"
+    assert cls.display_name and cls.group and cls.title and cls.gradient_text != Layer.gradient_text
+    assert set(cls.rules) == {"exact", "walkthrough"}, cls.__name__
+    assert isinstance(layer.describe(shape), str) and isinstance(layer.given_lines(shape), list)
+    assert isinstance(layer.param_lines(shape, 4), list)
+
+
+# --- the registry -----------------------------------------------------------------------------------
+def _unregistered(kind):
+    REGISTRY.pop(kind, None)
+
+
+def test_a_type_registered_without_a_walkthrough_count_is_refused_by_name():
+    try:
+        class Scale(Layer):
+            kind = "test_scale_by_two"
+
+            def forward(self, x, params, mode="train"):
+                return 2 * x, None
+
+            def backward(self, dout, cache):
+                return 2 * dout, {}
+
+            def exact_terms(self, input_shape):
+                return {"forward": []}
+            mac_terms = ReLU.mac_terms
+            cache_bytes = ReLU.cache_bytes
+
+            def footprint(self, input_shape, itemsize):
+                return Footprint()
+
+        assert LAYER_TYPES["test_scale_by_two"] is Scale
+        model = Sequential([Scale(), Affine(3)], (4,))
+        assert summary(model, convention="exact").totals()["params"] == 15
+        with pytest.raises(CostNotStated, match="'test_scale_by_two'.*'walkthrough'"):
+            summary(model, convention="walkthrough")
+    finally:
+        _unregistered("test_scale_by_two")
+
+
+def test_a_duplicate_kind_is_refused():
+    with pytest.raises(TypeError, match="'relu' is already registered by ReLU"):
+        class OtherReLU(ReLU):
+            kind = "relu"
+    assert LAYER_TYPES["relu"] is ReLU
+
+
+def test_the_registry_is_what_specs_take():
+    for kind, cls in LAYER_TYPES.items():
+        assert cls.kind == kind and issubclass(cls, Layer)
+        assert "self" in inspect.signature(cls.__init__).parameters
