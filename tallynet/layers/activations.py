@@ -1,4 +1,4 @@
-"""Elementwise activations: ReLU and the logistic sigmoid."""
+"""Elementwise activations: ReLU, the logistic sigmoid and tanh."""
 
 import numpy as np
 
@@ -7,7 +7,8 @@ from ._text import elements, per_element
 from ._threads import elementwise
 from .base import Footprint, Layer, no_bytes, no_macs
 
-__all__ = ["ReLU", "Sigmoid", "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward"]
+__all__ = ["ReLU", "Sigmoid", "Tanh", "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
+           "tanh_forward", "tanh_backward"]
 
 
 def relu_forward(x):
@@ -50,6 +51,23 @@ def sigmoid_backward(dout, cache):
     s = cache
     check_shape("dout", dout, s.shape)
     return (dout * s * (1 - s)).astype(s.dtype, copy=False)
+
+
+def tanh_forward(x):
+    """out = tanh(x), any shape. Returns ``(out, cache)`` with cache = out."""
+    check_float_array("x", x)
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """dx = dout * (1 - t^2), where t is the forward output; computed in one array."""
+    t = cache
+    check_shape("dout", dout, t.shape)
+    dx = np.multiply(t, t)
+    np.subtract(1, dx, out=dx)
+    dx *= dout
+    return dx
 
 
 class ReLU(Layer):
@@ -135,3 +153,42 @@ class Sigmoid(Layer):
 
     def backward(self, dout, cache):
         return sigmoid_backward(dout, cache), {}
+
+
+class Tanh(Layer):
+    kind = "tanh"
+    display_name = "Tanh"
+    group = "Activation (tanh)"
+    title = "Activation Function"
+    rule_label = "Tanh"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot "
+                     r"(1 - t^2)$, $t$ the forward output.")
+    rules = {"walkthrough": ("as `exact`: 1 per element", "as `exact`: 3 per element"),
+             "exact": ("tanh, 1 per element", "$t^2$, $1 - t^2$, $dout \\cdot (1 - t^2)$: 3 per element")}
+
+    def exact_terms(self, input_shape):
+        s = input_shape
+        return {"forward": [per_element(r"$t = \tanh(x)$", s, "special")],
+                "backward_input": [per_element("$t^2$", s, "mul"), per_element("$1 - t^2$", s, "add"),
+                                   per_element(r"$dout \cdot (1 - t^2)$", s, "mul")]}
+
+    walkthrough_terms = exact_terms  # seed 001 has no tanh; its exact count stands in
+    mac_terms = no_macs
+    cache_bytes = no_bytes
+
+    def footprint(self, input_shape, itemsize):
+        # forward: the output; backward: one array, t * t turned into dx in place. The cache is the output.
+        n = elements(input_shape)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * itemsize, keeps_output=True)
+
+    def given_lines(self, input_shape):
+        return [r"- **Function**: $\tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}$"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.Tanh()]
+
+    def forward(self, x, params, mode="train"):
+        return tanh_forward(x)
+
+    def backward(self, dout, cache):
+        return tanh_backward(dout, cache), {}
