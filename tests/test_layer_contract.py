@@ -25,7 +25,8 @@ from conftest import assert_numerical_gradients, to_channel_major
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
 from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
-                             GlobalAvgPool, Layer, LayerNorm, MaxPool2d, ReLU, Affine, Sigmoid, Tanh, conv_backward_naive,
+                             GlobalAvgPool, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, Affine, Sigmoid, Tanh,
+                             conv_backward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
 from tallynet.models import Sequential
@@ -38,6 +39,8 @@ CASES = [
     ("affine-batch1", lambda: Affine(3), (1, 5)),
     ("relu", ReLU, (3, 5)),
     ("relu-image", ReLU, (2, 3, 4, 5)),
+    ("leaky_relu", LeakyReLU, (3, 7)),
+    ("leaky_relu-0.2-image", lambda: LeakyReLU(0.2), (2, 3, 4, 5)),
     ("sigmoid", Sigmoid, (2, 3, 4, 4)),
     ("tanh", Tanh, (3, 7)),
     ("tanh-image", Tanh, (2, 3, 4, 5)),

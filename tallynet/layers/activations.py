@@ -1,4 +1,4 @@
-"""Elementwise activations: ReLU, the logistic sigmoid and tanh."""
+"""Elementwise activations: ReLU, leaky ReLU, the logistic sigmoid and tanh."""
 
 import numpy as np
 
@@ -7,8 +7,8 @@ from ._text import elements, per_element
 from ._threads import elementwise
 from .base import Footprint, Layer, no_bytes, no_macs
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
-           "tanh_forward", "tanh_backward"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "relu_forward", "relu_backward", "leaky_relu_forward",
+           "leaky_relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward"]
 
 
 def relu_forward(x):
@@ -32,6 +32,31 @@ def relu_backward(dout, cache):
     x = cache
     check_shape("dout", dout, x.shape)
     return elementwise(_masked, np.empty_like(x), dout, x)
+
+
+def _check_slope(negative_slope):
+    """A slope in [0, 1): there max(x, slope x) is the leaky ReLU."""
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
+        raise TypeError(f"negative_slope must be a real number, got {negative_slope!r}")
+    if not 0 <= negative_slope < 1:
+        raise ValueError(f"negative_slope must lie in [0, 1), got {negative_slope}")
+    return float(negative_slope)
+
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    """out = x for x > 0, else negative_slope * x; computed as max(x, negative_slope * x), which
+    is the same for a slope in [0, 1). Returns ``(out, cache)`` with cache = (x, negative_slope)."""
+    check_float_array("x", x)
+    slope = _check_slope(negative_slope)
+    out = np.multiply(x, x.dtype.type(slope))
+    return np.maximum(x, out, out=out), (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """dx = dout where x > 0, else negative_slope * dout (the subgradient at 0 is the slope)."""
+    x, slope = cache
+    check_shape("dout", dout, x.shape)
+    return np.where(x > 0, dout, dout * x.dtype.type(slope))
 
 
 def sigmoid_forward(x):
@@ -111,6 +136,58 @@ class ReLU(Layer):
 
     def backward(self, dout, cache):
         return relu_backward(dout, cache), {}
+
+
+class LeakyReLU(Layer):
+    """max(x, negative_slope * x), as PyTorch's ``nn.LeakyReLU`` (slopes in [0, 1))."""
+
+    kind = "leaky_relu"
+    display_name = "LeakyReLU"
+    group = "Activation (leaky ReLU)"
+    title = "Activation Function"
+    rule_label = "LeakyReLU"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y}$ where "
+                     r"$x > 0$, else $\alpha \frac{\partial \mathcal{L}}{\partial y}$.")
+    rules = {"walkthrough": ("as `exact`: 2 per element", "as `exact`: 2 per element"),
+             "exact": (r"$\alpha x$ and a comparison per element", "a comparison and $\\alpha \\cdot dout$ per element")}
+
+    def __init__(self, negative_slope=0.01, name=None):
+        super().__init__(name)
+        self.negative_slope = _check_slope(negative_slope)
+
+    def exact_terms(self, input_shape):
+        s = input_shape
+        return {"forward": [per_element(r"$\alpha x$", s, "mul"), per_element(r"$\max(x, \alpha x)$", s, "cmp")],
+                "backward_input": [per_element("the mask $x > 0$", s, "cmp"),
+                                   per_element(r"$\alpha \cdot dout$", s, "mul")]}
+
+    walkthrough_terms = exact_terms  # seed 001 has no leaky ReLU; its exact count stands in
+    mac_terms = no_macs
+    cache_bytes = no_bytes
+
+    def footprint(self, input_shape, itemsize):
+        # forward: alpha x, maxed in place into the output; backward: the boolean mask x > 0
+        # (1 byte each), alpha * dout and dx. The cache is x.
+        n = elements(input_shape)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * (2 * itemsize + 1), keeps_input=True)
+
+    def given_lines(self, input_shape):
+        return [f"- **Function**: $\\max(x, \\alpha x)$, $\\alpha = {self.negative_slope:g}$"]
+
+    def describe(self, input_shape):
+        return f"LeakyReLU({self.negative_slope:g})"
+
+    def to_torch(self, input_shape, params, nn):
+        return [nn.LeakyReLU(self.negative_slope)]
+
+    def forward(self, x, params, mode="train"):
+        return leaky_relu_forward(x, self.negative_slope)
+
+    def backward(self, dout, cache):
+        return leaky_relu_backward(dout, cache), {}
+
+    def config(self):
+        return {"negative_slope": self.negative_slope}
 
 
 class Sigmoid(Layer):
