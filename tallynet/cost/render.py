@@ -37,6 +37,12 @@ def fmt_flops(n):
     return f"{n:,}"
 
 
+def fmt_flops_unit(n):
+    """56,623,104 -> '56.6 MFLOPs'; 3,040 -> '3,040 FLOPs' (the unit after fmt_flops' prefix)."""
+    text = fmt_flops(n)
+    return f"{text}FLOPs" if text.endswith((" M", " G")) else f"{text} FLOPs"
+
+
 def fmt_shape(shape):
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
@@ -45,8 +51,8 @@ def _header(s):
     t = s.totals()
     return (f"**{s.name}**: batch {s.batch}, {s.dtype.name}, convention `{s.convention.name}` "
             f"({s.convention.description}); optimizer {s.optimizer}. "
-            f"Parameters {t['params']:,}; forward {fmt_flops(t['forward_flops'])}FLOPs, "
-            f"backward {fmt_flops(t['backward_flops'])}FLOPs (ratio {t['backward_forward_ratio']:.2f}). "
+            f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
+            f"backward {fmt_flops_unit(t['backward_flops'])} (ratio {t['backward_forward_ratio']:.2f}). "
             + s.step_note()).rstrip()
 
 

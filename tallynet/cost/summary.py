@@ -50,7 +50,7 @@ from ..layers.losses import LOSS_ARRAYS
 from ..models.nodes import MODEL_INPUT, chain, consumers, last_uses, node_shapes, training_passes
 from ..models.spec import build_layers
 from .conventions import get_convention
-from .render import Rendered, fmt_flops
+from .render import Rendered, fmt_flops_unit
 
 
 def _count(shape):
@@ -237,9 +237,9 @@ class Summary(Rendered):
         step_backward = sum(l.step_backward.total for l in self.layers)
         if first is None or step_backward == sum(l.backward_flops for l in self.layers):
             return ""
-        return (f"A training step runs {fmt_flops(step_backward)}FLOPs of the backward: it computes no "
+        return (f"A training step runs {fmt_flops_unit(step_backward)} of the backward: it computes no "
                 f"gradient of the input batch, so {first.name} skips its input gradient "
-                f"({fmt_flops(first.flops.backward_input.total)}FLOPs), as PyTorch does for inputs.")
+                f"({fmt_flops_unit(first.flops.backward_input.total)}), as PyTorch does for inputs.")
 
     def step_peaks(self):
         """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.

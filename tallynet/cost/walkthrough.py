@@ -24,7 +24,7 @@ class's too.
 import numpy as np
 
 from ..layers._text import dims_symbol, n as _n, times as _times
-from .render import _md_table, backward_rows, fmt_bytes, fmt_flops, fmt_shape, forward_rows, memory_rows, pass_rows, \
+from .render import _md_table, backward_rows, fmt_bytes, fmt_flops, fmt_flops_unit, fmt_shape, forward_rows, memory_rows, pass_rows, \
     type_rows
 from .seed_notes import seed_notes
 from .summary import blocks, summary
@@ -90,7 +90,7 @@ def _total_lines(total, addends, convention):
 
 
 def _approx(n):
-    return f" \\approx \\textbf{{{fmt_flops(n)}FLOPs}}" if n >= 1000 else ""
+    return f" \\approx \\textbf{{{fmt_flops_unit(n)}}}" if n >= 1e4 else ""  # below 10^4 nothing is rounded
 
 
 def _forward_flops_lines(l, terms, convention):
