@@ -16,24 +16,62 @@ def _torch():
 
 
 def to_torch(model):
-    """An ``nn.Sequential`` computing what ``model`` computes, with copies of its weights.
+    """A ``torch.nn.Module`` computing what ``model`` computes, with copies of its weights:
+    an ``nn.Sequential`` for a chain, a module running the nodes in order for a graph.
 
     Each layer class says what its PyTorch equivalent is (``Layer.to_torch``): for
     example batchnorm's momentum is converted (PyTorch's ``momentum`` is 1 - tallynet's)
     and its running statistics copied; layernorm becomes LayerNorm on features and
     GroupNorm(1, C) on images; an affine layer becomes Flatten + Linear with the
     transposed weight matrix; a global average pool AdaptiveAvgPool2d(1) + Flatten.
-    Dropout keeps its rate but draws its own masks.
+    Dropout keeps its rate but draws its own masks. The modules' parameters come in the
+    order of the model's nodes.
     """
     torch = _torch()
     dtypes = {np.float32: torch.float32, np.float64: torch.float64}
     if model.dtype not in dtypes:
         raise ValueError(f"to_torch: model dtype must be float32 or float64, got {np.dtype(model.dtype).name}")
-    modules = []
-    for layer, keys, in_shape in zip(model.layers, model.param_keys, model.layer_shapes(batch=1)):
+    in_shapes, _ = model.node_shapes(batch=1)
+    twins = []
+    for layer, keys, in_shape in zip(model.layers, model.param_keys, in_shapes):
         params = {local: torch.from_numpy(np.array(model.params[key])) for local, key in keys.items()}
         try:
-            modules += layer.to_torch(in_shape, params, torch.nn)
+            twins.append(torch.nn.Sequential(*layer.to_torch(in_shape, params, torch.nn)))
         except NotImplementedError as err:
             raise ValueError(f"to_torch: {err}") from None
-    return torch.nn.Sequential(*modules).to(dtypes[model.dtype])
+    if all(inputs == (i - 1,) for i, (_, inputs) in enumerate(model.nodes)):
+        return torch.nn.Sequential(*(m for twin in twins for m in twin)).to(dtypes[model.dtype])
+    return _graph_module(torch)(twins, [inputs for _, inputs in model.nodes]).to(dtypes[model.dtype])
+
+
+def _graph_module(torch):
+    class GraphModule(torch.nn.Module):
+        """Runs its node modules in order, each on the outputs of its input nodes."""
+
+        def __init__(self, nodes, inputs):
+            super().__init__()
+            self.nodes, self.inputs = torch.nn.ModuleList(nodes), inputs
+
+        def forward(self, x):
+            values = {-1: x}
+            for i, (node, inputs) in enumerate(zip(self.nodes, self.inputs)):
+                args = [values[j] for j in inputs]
+                values[i] = node(args[0] if len(args) == 1 else args)
+            return values[len(self.nodes) - 1]
+    return GraphModule
+
+
+def merge_module(kind):
+    """The ``nn.Module`` of a merge node, taking the list of its inputs: ``add``, ``concat``, ``mul``."""
+    torch = _torch()
+
+    class Merge(torch.nn.Module):
+        def forward(self, xs):
+            if kind == "add":
+                return sum(xs[1:], xs[0])
+            if kind == "concat":
+                return torch.cat(xs, dim=1)
+            x, s = xs
+            return x * s.reshape(s.shape + (1,) * (x.dim() - s.dim()))
+    Merge.__name__ = Merge.__qualname__ = f"Merge_{kind}"
+    return Merge()

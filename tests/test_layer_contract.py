@@ -21,10 +21,10 @@ import inspect
 import numpy as np
 import pytest
 
-from conftest import assert_numerical_gradients, to_channel_major
+from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
+from tallynet.layers import (LAYER_TYPES, Add, AvgPool2d, Concat, Mul, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
                              GlobalAvgPool, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, Affine, Sigmoid, Tanh,
                              conv_backward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
@@ -32,6 +32,7 @@ from tallynet.layers.base import REGISTRY, Footprint
 from tallynet.models import Sequential
 from tallynet.models.spec import parse_layer
 from tallynet.profile import Counter, count_layer, counting, measure_layer, plain
+from tallynet.profile.profiler import random_input
 
 #: ``(id, layer factory, input shape)``: a few configurations of every registered type
 CASES = [
@@ -70,6 +71,13 @@ CASES = [
     ("layernorm-4d", LayerNorm, (2, 3, 4, 5)),
     ("dropout", lambda: Dropout(0.7, seed=1), (6, 5)),
     ("dropout-fixed-image", lambda: Dropout(0.7, seed=2, fixed=True), (2, 3, 4, 4)),
+    ("add", Add, [(2, 3, 4, 5), (2, 3, 4, 5)]),
+    ("add-three-features", Add, [(4, 6), (4, 6), (4, 6)]),
+    ("concat", Concat, [(2, 3, 4, 5), (2, 1, 4, 5), (2, 2, 4, 5)]),
+    ("concat-features", Concat, [(3, 4), (3, 2)]),
+    ("mul-channel-scale", Mul, [(2, 3, 4, 5), (2, 3)]),
+    ("mul-broadcast-4d", Mul, [(2, 3, 4, 5), (2, 3, 1, 1)]),
+    ("mul-elementwise", Mul, [(3, 4), (3, 4)]),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -93,19 +101,28 @@ GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6}  # the statistics' f
 
 
 def _data(layer, shape, dtype, seed=0):
-    """Parameters, an input and an upstream gradient; images channel-major, as in a model."""
+    """Parameters, an input (a list of them for a merge) and an upstream gradient; images
+    channel-major, as in a model."""
     rng = np.random.default_rng(seed)
     params = layer.init_params(shape, rng, "he", dtype)
     # scale and shift away from their initial 1 and 0, so that their gradients are exercised
     params = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(dtype) for k, v in params.items()}
-    x, dout = (rng.standard_normal(s).astype(dtype) for s in (shape, layer.output_shape(shape)))
-    if x.ndim == 4:
-        x = to_channel_major(x)
-    if dout.ndim == 4:
-        dout = to_channel_major(dout)
+    x, dout = (random_input(s, rng, dtype, as_in_a_model=True) for s in (shape, layer.output_shape(shape)))
     layer.reset_state(shape, dtype)
     layer.fix_randomness(0)  # dropout: one mask for every call, so f is a function of x
     return params, x, dout
+
+
+def _named(x, name):
+    """``{name: x}``, or ``{name0: x[0], ...}`` for a merge's list."""
+    return {f"{name}{i}": a for i, a in enumerate(x)} if isinstance(x, list) else {name: x}
+
+
+def _contiguous(x, torch):
+    """PyTorch tensors of ``x`` (each array, for a list) that require gradients."""
+    if isinstance(x, list):
+        return [_contiguous(a, torch) for a in x]
+    return torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
 
 
 def test_every_registered_layer_type_has_a_case():
@@ -120,8 +137,9 @@ def test_backward_matches_numerical_gradients_in_float64(label, make, shape):
     params, x, dout = _data(layer, shape, np.float64)
     out, cache = layer.forward(x, params, "train")
     dx, grads = layer.backward(dout, cache)
-    assert_numerical_gradients(lambda: layer.forward(x, params, "train")[0], {"x": x, **params},
-                               {"x": dx, **grads}, dout, GRADIENT_TOLERANCE.get(layer.kind, 1e-7), label)
+    xs, dxs = _named(x, "x"), _named(dx, "x")
+    assert_numerical_gradients(lambda: layer.forward(x, params, "train")[0], {**xs, **params},
+                               {**dxs, **grads}, dout, GRADIENT_TOLERANCE.get(layer.kind, 1e-7), label)
     param_grads = layer.param_grads(dout, layer.forward(x, params, "train")[1])
     assert set(param_grads) == set(layer.param_names), label
     assert all(np.array_equal(param_grads[k], grads[k]) for k in param_grads), label
@@ -150,13 +168,14 @@ def test_matches_its_pytorch_twin(label, make, shape):
     mode = "test" if layer.kind == "dropout" else "train"
     twin = torch.nn.Sequential(*layer.to_torch(shape, {k: torch.from_numpy(v.copy()) for k, v in params.items()},
                                                torch.nn)).double().train(mode == "train")
-    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    tx = _contiguous(x, torch)
     t_out = twin(tx)
     t_out.backward(torch.from_numpy(np.ascontiguousarray(dout)))
     out, cache = layer.forward(x, params, mode)
     dx, grads = layer.backward(dout, cache)
     np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for ours, theirs in zip(dx if isinstance(dx, list) else [dx], tx if isinstance(tx, list) else [tx], strict=True):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
     # the twin's parameters come in the layer's order; a matrix may be stored transposed (Linear)
     for name, p in zip(layer.param_names, twin.parameters()):
         ref = p.grad.numpy()
@@ -196,15 +215,19 @@ def test_counted_passes_compute_bitwise_the_same_values(label, make, shape):
         c_out, c_cache = layer.forward(counting(x), counting(params), "train")
         c_dx, c_grads = layer.backward(counting(dout), c_cache)
     assert np.array_equal(plain(c_out), out) and plain(c_out).dtype == out.dtype, label
-    assert np.array_equal(plain(c_dx), dx) and plain(c_dx).dtype == dx.dtype, label
+    for c, d in zip(plain(c_dx) if isinstance(dx, list) else [plain(c_dx)], dx if isinstance(dx, list) else [dx]):
+        assert np.array_equal(c, d) and c.dtype == d.dtype, label
     for key, g in grads.items():
         assert np.array_equal(plain(c_grads[key]), g), (label, key)
 
 
 def _large(shape, elements=1 << 19):
-    """The case's shape with a batch large enough for its arrays to be a few MB."""
-    per_sample = int(np.prod(shape[1:]))
-    return (max(shape[0], -(-elements // per_sample)),) + tuple(shape[1:])
+    """The case's shape with a batch large enough for its arrays to be a few MB (each input's,
+    for a merge, by the first input's size)."""
+    shapes = shape if isinstance(shape, list) else [shape]
+    batch = max(shapes[0][0], -(-elements // int(np.prod(shapes[0][1:]))))
+    large = [(batch,) + tuple(s[1:]) for s in shapes]
+    return large if isinstance(shape, list) else large[0]
 
 
 @pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
@@ -241,7 +264,7 @@ def test_float32_and_float64_are_kept(label, make, shape, dtype):
     for mode in ("train", "test"):
         out, cache = layer.forward(x, params, mode)
         dx, grads = layer.backward(dout, cache)
-        assert out.dtype == dtype and dx.dtype == dtype, (label, mode)
+        assert out.dtype == dtype and all(d.dtype == dtype for d in (dx if isinstance(dx, list) else [dx])), label
         assert all(g.dtype == dtype for g in grads.values()), (label, mode)
 
 

@@ -44,6 +44,9 @@ def fmt_flops_unit(n):
 
 
 def fmt_shape(shape):
+    """(32, 3, 32, 32); a merge's list of input shapes joined with ' + '."""
+    if isinstance(shape, list):
+        return " + ".join(fmt_shape(s) for s in shape)
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
@@ -56,11 +59,18 @@ def _header(s):
             + s.step_note()).rstrip()
 
 
+def _node(s, l):
+    """A row's name; in a graph, with the nodes it takes where that is not the node before."""
+    if l.inputs == (l.index - 1,) or not s.is_graph:
+        return l.name
+    return f"{l.name} ← {', '.join(s.input_names(l))}"
+
+
 def forward_rows(s):
     """Seed 001's forward table rows: Layer, Input Shape, Output Shape, Memory, Parameters, FLOPs."""
     rows = [["**Input**", "—", fmt_shape(s.input_shape), fmt_bytes(s.input_bytes), "0", "0"]]
     for l in s.layers:
-        rows.append([l.name, fmt_shape(l.input_shape), fmt_shape(l.output_shape), fmt_bytes(l.activation_bytes),
+        rows.append([_node(s, l), fmt_shape(l.input_shape), fmt_shape(l.output_shape), fmt_bytes(l.activation_bytes),
                      f"{l.params:,}", fmt_flops(l.forward_flops)])
     t = s.totals()
     rows.append(["**TOTAL**", "—", "—", f"**{fmt_bytes(t['activation_bytes'])}**", f"**{t['params']:,}**",
@@ -191,7 +201,7 @@ def to_rich_table(s):
         table.add_column(col, justify=justify, no_wrap=True)
     total_bwd = t["backward_flops"] or 1
     for l in s.layers:
-        table.add_row(l.name, fmt_shape(l.input_shape), fmt_shape(l.output_shape), f"{l.params:,}",
+        table.add_row(_node(s, l), fmt_shape(l.input_shape), fmt_shape(l.output_shape), f"{l.params:,}",
                       fmt_bytes(l.activation_bytes), fmt_flops(l.forward_flops), fmt_flops(l.backward_flops),
                       f"{100 * l.backward_flops / total_bwd:.1f}")
     table.add_section()

@@ -47,8 +47,8 @@ from ..dtypes import DTYPES
 from ..layers._checks import check_choice
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
-from ..models.nodes import MODEL_INPUT, chain, consumers, last_uses, node_shapes, training_passes
-from ..models.spec import build_layers
+from ..models.nodes import MODEL_INPUT, chain, consumers, input_list, last_uses, node_shapes, training_passes
+from ..models.spec import build_nodes
 from .conventions import get_convention
 from .render import Rendered, fmt_flops_unit
 
@@ -134,8 +134,11 @@ def blocks(layer_costs):
     return groups
 
 
-def display_names(layers):
-    """Seed 001's layer names: the type's display name, numbered when the type repeats."""
+def display_names(layers, names=None):
+    """Seed 001's layer names: the type's display name, numbered when the type repeats; a
+    graph's node names (``layer1.0.conv1``) when given."""
+    if names is not None:
+        return list(names)
     kinds = [layer.kind for layer in layers]
     seen = {}
     names = []
@@ -156,7 +159,8 @@ class Summary(Rendered):
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
-    def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax"):
+    def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax",
+                 names=None):
         self.name = name or "network"
         self.loss = loss
         self.batch = batch
@@ -169,8 +173,8 @@ class Summary(Rendered):
         self.layers = []
         passes = training_passes(nodes)
         layers = [layer for layer, _ in nodes]
-        for i, ((layer, inputs), name, in_shape, out_shape) in enumerate(zip(nodes, display_names(layers), in_shapes,
-                                                                             out_shapes)):
+        for i, ((layer, inputs), name, in_shape, out_shape) in enumerate(zip(nodes, display_names(layers, names),
+                                                                             in_shapes, out_shapes)):
             params = sum(_count(s) for s in layer.param_shapes(in_shape).values())
             self.layers.append(LayerCost(
                 index=i, name=name, type=layer.kind, layer=layer, inputs=tuple(inputs),
@@ -179,13 +183,22 @@ class Summary(Rendered):
                 param_bytes=params * itemsize,
                 activation_bytes=_count(out_shape) * itemsize,
                 cache_bytes=layer.cache_bytes(in_shape, itemsize),
-                input_grad_bytes=_count(in_shape) * itemsize,
+                input_grad_bytes=sum(_count(s) for s in input_list(in_shape)) * itemsize,
                 flops=convention.flops(layer, in_shape),
                 footprint=layer.footprint(in_shape, itemsize),
                 largest_param_bytes=max((_count(s) for s in layer.param_shapes(in_shape).values()), default=0)
                 * itemsize,
                 training_pass=passes[i],
             ))
+
+    @property
+    def is_graph(self):
+        """Whether some node takes other inputs than the node before it."""
+        return any(l.inputs != (l.index - 1,) for l in self.layers)
+
+    def input_names(self, l):
+        """The names of the nodes a row takes (``input``: the model's input)."""
+        return ["input" if j == MODEL_INPUT else self.layers[j].name for j in l.inputs]
 
     @property
     def input_bytes(self):
@@ -286,18 +299,23 @@ class Summary(Rendered):
                 continue
             size, freeable = pending.pop(i)
             backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
-            if l.footprint.is_view:  # dx is a view of dout
-                gradients = {j: (size, freeable) for j in l.inputs}
+            sizes = [_count(shape) * self.dtype.itemsize for shape in input_list(l.input_shape)]
+            if l.footprint.is_view or l.footprint.grads_are_views:
+                # each dx is a view of dout: the first input's carries its buffer on
+                alive += 0 if l.footprint.is_view else l.param_bytes
+                gradients = [(j, n, freeable and k == 0) for k, (j, n) in enumerate(zip(l.inputs, sizes))]
             else:
                 alive += l.param_bytes - (size if freeable else 0)
-                gradients = {}
+                gradients = []
                 if l.training_pass == "full":
                     alive += l.input_grad_bytes
-                    gradients = {j: (l.input_grad_bytes, True) for j in l.inputs}
-            for j, (bytes_, may_free) in gradients.items():
-                if j in pending:  # a sum replaces the two gradients
-                    alive -= pending[j][0] if pending[j][1] else 0
-                pending[j] = (bytes_, may_free)
+                    gradients = [(j, n, True) for j, n in zip(l.inputs, sizes)]
+            for j, n, may_free in gradients:
+                if j in pending:  # the two gradients are summed into a new array, then let go
+                    before, before_free = pending.pop(j)
+                    alive += n - (before if before_free else 0) - (n if may_free else 0)
+                    may_free = True
+                pending[j] = (n, may_free)
         largest = max((l.largest_param_bytes for l in L), default=0)
         update = base + param_bytes + optim.UPDATE_TEMPORARIES[self.optimizer] * largest
         return {"forward": forward, "backward": backward, "update": update}
@@ -337,18 +355,19 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
       ``"adam"``, ...): sizes the optimizer state and the update's temporaries
     """
     from ..models.presets import resolve_spec
+    from ..models.sequential import Sequential
 
     optimizer = optim.rule_name(optimizer)
     convention = get_convention(convention)
     network = resolve_spec(network)
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
         nodes, input_shape = getattr(network, "nodes", None) or chain(network.layers), network.input_shape
+        names = None if isinstance(network, Sequential) else getattr(network, "node_names", None)
         default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)
         name = getattr(network, "name", None) or type(network).__name__
         loss = getattr(network, "loss_name", "softmax")
     else:
-        layers, input_shape, spec = build_layers(network)
-        nodes = chain(layers)
+        nodes, names, input_shape, spec = build_nodes(network)
         default_dtype, default_batch, name = spec.get("dtype", "float32"), spec.get("batch", 32), spec.get("name")
         loss = spec.get("loss", "softmax")
     check_choice("loss", loss, tuple(LOSS_ARRAYS))
@@ -358,4 +377,4 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     batch = int(default_batch if batch is None else batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)
+    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss, names=names)

@@ -15,6 +15,7 @@ from .flatten import *  # noqa: F401,F403
 from .im2col import col2im, im2col
 from .losses import LOSSES, mse_loss, softmax_loss, svm_loss
 from .normalization import *  # noqa: F401,F403
+from .merge import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 
 #: layer classes by the type name a spec file uses (``conv``, ``relu``, ...): the registry

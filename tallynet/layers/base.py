@@ -209,9 +209,8 @@ class Layer:
         return {}
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        name = f", name={self.name!r}" if self.name else ""
-        return f"{type(self).__name__}({args}{name})"
+        args = [f"{k}={v!r}" for k, v in self.config().items()] + ([f"name={self.name!r}"] if self.name else [])
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 def no_flops(self, input_shape):
@@ -242,6 +241,7 @@ class Footprint:
       stays alive until this layer's backward
     - keeps_output: the cache references the output itself
     - is_view: the output is a view of the input and dx a view of dout (nothing allocated)
+    - grads_are_views: each input's dx is a view of dout (a merge's add and concat)
     - param_backward_peak: the same as backward_peak for :meth:`Layer.param_grads`, when
       that is cheaper (None: the whole backward pass runs)
 
@@ -257,6 +257,7 @@ class Footprint:
     keeps_output: bool = False
     is_view: bool = False
     param_backward_peak: int = None
+    grads_are_views: bool = False
 
     def training_backward_peak(self, pass_):
         """The backward peak of the pass a training step runs (see ``training_passes``)."""

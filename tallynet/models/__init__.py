@@ -1,8 +1,9 @@
-"""Models: the course's FullyConnectedNet, layer lists (Sequential), specs and presets."""
+"""Models: graphs of layers (Graph), layer lists (Sequential), the course's FullyConnectedNet, specs and presets."""
 
 from .fcnet import FullyConnectedNet
+from .graph import Graph
 from .presets import PRESETS, preset, resolve_spec
 from .sequential import Sequential
 from .spec import SpecError, from_spec, load_spec
 
-__all__ = ["FullyConnectedNet", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "SpecError"]
+__all__ = ["FullyConnectedNet", "Graph", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "SpecError"]

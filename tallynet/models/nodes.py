@@ -22,6 +22,11 @@ def label(layer, index):
     return f"layer {index} ({kind})"
 
 
+def input_list(shape):
+    """A node's input shape as a list of shapes, one per input (a merge's is already one)."""
+    return list(shape) if isinstance(shape, list) else [shape]
+
+
 def node_shapes(nodes, input_shape, batch=1):
     """``(input_shapes, output_shapes)``: per node, the shape of its input and of its output.
 
@@ -32,7 +37,7 @@ def node_shapes(nodes, input_shape, batch=1):
     outputs = {MODEL_INPUT: (int(batch),) + tuple(input_shape)}
     inputs_of = []
     for i, (layer, inputs) in enumerate(nodes):
-        shape = outputs[inputs[0]]
+        shape = outputs[inputs[0]] if len(inputs) == 1 else [outputs[j] for j in inputs]  # a merge takes a list
         try:
             outputs[i] = tuple(layer.output_shape(shape))
         except ValueError as err:

@@ -37,6 +37,9 @@ import numpy as np
 from ..dtypes import DTYPES
 from ..layers import LAYER_TYPES
 from .fcnet import fcnet_layers
+from .graph import Graph
+from .graph_spec import GraphBuilder
+from .nodes import chain
 from .sequential import Sequential, layer_shapes
 
 
@@ -46,6 +49,7 @@ class SpecError(ValueError):
 
 COMMON_KEYS = {"name", "input", "batch", "loss", "reg", "weight_scale", "dtype", "seed", "description"}
 SEQUENTIAL_KEYS = COMMON_KEYS | {"layers"}
+GRAPH_KEYS = COMMON_KEYS | {"nodes", "blocks"}
 FCNET_KEYS = COMMON_KEYS | {"model", "hidden_dims", "num_classes", "normalization", "dropout_keep_ratio"}
 
 
@@ -71,8 +75,14 @@ def load_spec(path):
     return spec
 
 
-def parse_layer(index, entry):
-    """Build one layer object from a spec entry; errors name the index, type and field."""
+def parse_layer(index, entry, where=None):
+    """Build one layer object from a spec entry; errors name the index (or ``where``, e.g. a
+    graph's node), the type and the field."""
+    if where is not None:
+        try:
+            return parse_layer(index, entry)
+        except SpecError as err:
+            raise SpecError(str(err).replace(f"layer {index}", where, 1)) from None
     if isinstance(entry, str):
         kind, fields = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -142,7 +152,7 @@ def _read(spec):
     is_fcnet = spec.get("model") == "FullyConnectedNet"
     if "model" in spec and not is_fcnet:
         raise SpecError(f"spec: field 'model' must be 'FullyConnectedNet' (or absent for a layer list), got {spec['model']!r}")
-    allowed = FCNET_KEYS if is_fcnet else SEQUENTIAL_KEYS
+    allowed = FCNET_KEYS if is_fcnet else GRAPH_KEYS if "nodes" in spec else SEQUENTIAL_KEYS
     for key in spec:
         if key not in allowed:
             raise SpecError(f"spec: unknown field {key!r}; expected one of {', '.join(sorted(allowed))}")
@@ -176,21 +186,39 @@ def build_layers(spec, seed=None):
     return layers, shape, spec
 
 
+def build_nodes(spec, seed=None):
+    """The nodes (``[(layer, inputs)]``), their names (None for a chain), one sample's input
+    shape and the spec dict, with no parameter allocated: what the cost model walks."""
+    spec, _ = _read(spec)
+    if "nodes" not in spec:
+        layers, shape, spec = build_layers(spec, seed)
+        return chain(layers), None, shape, spec
+    _check_fields(spec)
+    shape = _input_shape(spec)
+    graph = GraphBuilder(spec, lambda where, entry: parse_layer(0, entry, where), SpecError)
+    graph.check_shapes(shape)
+    return graph.nodes, graph.names, shape, spec
+
+
 def from_spec(spec, dtype=None, seed=None):
     """Build a model from a spec dict or the path of a YAML spec file.
 
     ``dtype`` and ``seed`` override the spec's own. The model remembers its spec
     (``model.spec``) and the spec's default batch (``model.batch``).
     """
-    layers, shape, spec = build_layers(spec, seed)
+    nodes, names, shape, spec = build_nodes(spec, seed)
     dtype_name = spec.get("dtype", "float32") if dtype is None else np.dtype(dtype).name
     if dtype_name not in DTYPES:
         raise SpecError(f"spec: field 'dtype' must be one of {', '.join(DTYPES)}, got {dtype_name!r}")
     is_fcnet = spec.get("model") == "FullyConnectedNet"
+    options = dict(loss=spec.get("loss", "softmax"), reg=spec.get("reg", 0.0),
+                   weight_scale=spec.get("weight_scale", 1e-2 if is_fcnet else "he"),
+                   dtype=DTYPES[dtype_name], seed=spec.get("seed") if seed is None else seed)
     try:
-        model = Sequential(layers, shape, loss=spec.get("loss", "softmax"), reg=spec.get("reg", 0.0),
-                           weight_scale=spec.get("weight_scale", 1e-2 if is_fcnet else "he"),
-                           dtype=DTYPES[dtype_name], seed=spec.get("seed") if seed is None else seed)
+        if names is None:
+            model = Sequential([layer for layer, _ in nodes], shape, **options)
+        else:
+            model = Graph(nodes, shape, names=names, **options)
     except (TypeError, ValueError) as err:
         raise SpecError(f"spec {spec.get('name', '')!r}: {err}") from None
     model.name = spec.get("name")

@@ -46,7 +46,7 @@ from ..counts import KINDS, LayerFlops, Ops
 from ..layers.losses import LOSSES
 from ..layers._threads import num_threads
 from ..layers.im2col import channel_major
-from ..models.sequential import run_backward, run_forward
+from ..models.graph import run_backward, run_forward
 from ..step import train_step
 from ..cost.render import Rendered
 from . import render
@@ -244,7 +244,7 @@ class Profile(Rendered):
 def random_batch(model, batch, rng):
     """A batch of standard normal inputs and matching targets (class labels, or values for mse)."""
     X = rng.standard_normal((batch,) + model.input_shape).astype(model.dtype)
-    out_shape = model.layer_shapes(batch)[-1]
+    out_shape = (batch,) + tuple(model.output_shape)
     if model.loss_name == "mse":
         return X, rng.standard_normal(out_shape).astype(model.dtype)
     return X, rng.integers(out_shape[-1], size=batch)
@@ -320,7 +320,7 @@ def count_layer(layer, input_shape, dtype=np.float32, seed=0):
     rng = np.random.default_rng(seed)
     params = layer.init_params(input_shape, rng, "he", dtype)
     layer.reset_state(input_shape, dtype)
-    x = rng.standard_normal(input_shape).astype(dtype)
+    x = random_input(input_shape, rng, dtype)
     with Counter(owners=[layer]) as f:
         out, cache = layer.forward(counting(x), counting(params), "train")
     dout = rng.standard_normal(out.shape).astype(dtype)
@@ -350,7 +350,7 @@ def _measured_forward(layer, x, params, mode):
     gc.collect()
     before = _numpy_bytes()
     (out, cache), peak = _growth(lambda: layer.forward(x, params, mode))
-    output_bytes = 0 if np.shares_memory(out, x) else out.nbytes
+    output_bytes = 0 if any(np.shares_memory(out, a) for a in (x if isinstance(x, list) else [x])) else out.nbytes
     return out, cache, _numpy_bytes() - before - output_bytes, peak
 
 
@@ -377,10 +377,16 @@ def _measure_layers(model, X, y):
     return cache_bytes, fwd_peak, bwd_peak
 
 
-def _as_in_a_model(a):
-    """``a`` laid out as a model keeps its activations: images channel-major (see
-    :mod:`tallynet.layers.im2col`), where the footprints' views and copies are the ones they say."""
-    if a.ndim != 4:
+def random_input(input_shape, rng, dtype, as_in_a_model=False):
+    """Standard normal data of ``input_shape`` (a list of them for a merge's list of shapes).
+
+    ``as_in_a_model``: laid out as a model keeps its activations, images channel-major (see
+    :mod:`tallynet.layers.im2col`), where the footprints' views and copies are the ones they say.
+    """
+    if isinstance(input_shape, list):
+        return [random_input(s, rng, dtype, as_in_a_model) for s in input_shape]
+    a = rng.standard_normal(input_shape).astype(dtype)
+    if not as_in_a_model or a.ndim != 4:
         return a
     out = channel_major(a.shape, a.dtype)
     out[...] = a
@@ -394,7 +400,7 @@ def measure_layer(layer, input_shape, dtype=np.float32, seed=0):
     ``Layer.footprint``."""
     rng = np.random.default_rng(seed)
     params = layer.init_params(input_shape, rng, "he", dtype)
-    x, dout = (_as_in_a_model(rng.standard_normal(shape).astype(dtype))
+    x, dout = (random_input(shape, rng, dtype, as_in_a_model=True)
                for shape in (input_shape, layer.output_shape(input_shape)))
     tracing = tracemalloc.is_tracing()
     if not tracing:
