@@ -146,7 +146,7 @@ def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
                                 else threadpool_limits(threads, user_api="blas")):
         results = [bench_batch(spec, b, repeats, torch) for b in batches]
     return {
-        "spec": spec, "threads": threads, "repeats": repeats,
+        "spec": spec if isinstance(spec, str) else spec.get("name", "spec"), "threads": threads, "repeats": repeats,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "blas_threads_limited": threadpool_limits is not None,
         "openblas_thread_timeout": os.environ.get(_openblas.VARIABLE, "unset"),

@@ -288,14 +288,26 @@ def build_parser():
     p.add_argument("--checks", type=_positive_int, default=10, help="random entries checked per parameter")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gradcheck)
+    for p in sub.choices.values():
+        p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
+                       help="the shape of one sample, e.g. 3 64 64 (default: the spec's input)")
     return parser
+
+
+def _with_input(args):
+    """``--input C H W``: the spec (a preset, a file) as a dict with that sample shape."""
+    from .models import with_input
+
+    if getattr(args, "input", None):
+        args.spec = with_input(args.spec, args.input)
+    return args
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     tune_process()  # a command is a training (or measuring) process: malloc and OpenBLAS set for speed
     try:
-        return args.func(args)
+        return _with_input(args).func(args)
     except (ValueError, TypeError, FileNotFoundError, ImportError, OSError) as err:
         print(f"tallynet {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -192,3 +192,20 @@ def test_summary_of_a_graph_shows_each_nodes_inputs():
     assert s.is_graph and s.input_names(add) == ["bn2", "stem"]
     assert "| add ← bn2, stem | (2, 4, 6, 6) + (2, 4, 6, 6) |" in s.to_markdown()
     assert isinstance(from_spec(RESIDUAL), Graph)
+
+
+def test_input_overrides_the_specs_sample_shape_on_every_command(capsys, tmp_path):
+    import json
+
+    from tallynet.cli import main
+
+    assert main(["summary", "examples/resnet20.yaml", "--input", "3", "64", "48", "--batch", "2",
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shape"] == [2, 3, 64, 48] and data["layers"][-2]["input_shape"] == [2, 64, 16, 12]
+    assert main(["walkthrough", "seed-cnn", "--input", "3", "16", "16", "-o", str(tmp_path / "w.md")]) == 0
+    assert "(\\textcolor{magenta}{32}, \\textcolor{blue}{3}, \\textcolor{orange}{16}" in (tmp_path / "w.md").read_text()
+    assert main(["gradcheck", "lenet5", "--input", "1", "28", "28", "--checks", "2"]) in (0, 1)
+    assert "worst relative error" in capsys.readouterr().out
+    assert main(["summary", "seed-cnn", "--input", "3", "2", "2"]) == 2
+    assert "layer 7 (maxpool) with input shape (1, 64, 1, 1)" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 
 from .fcnet import FullyConnectedNet
 from .graph import Graph
-from .presets import PRESETS, preset, resolve_spec
+from .presets import PRESETS, preset, resolve_spec, with_input
 from .sequential import Sequential
 from .spec import SpecError, from_spec, load_spec
 
-__all__ = ["FullyConnectedNet", "Graph", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "SpecError"]
+__all__ = ["FullyConnectedNet", "Graph", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "with_input", "SpecError"]

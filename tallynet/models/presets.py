@@ -71,6 +71,16 @@ def resolve_spec(spec):
     return spec
 
 
+def with_input(spec, input_shape):
+    """A copy of ``spec`` (a dict, a YAML path or a preset name) with one sample of ``input_shape``."""
+    from .spec import load_spec
+
+    spec = resolve_spec(spec)
+    spec = copy.deepcopy(spec) if isinstance(spec, dict) else load_spec(os.fspath(spec))
+    spec["input"] = [int(d) for d in input_shape]
+    return spec
+
+
 def preset(name, **kwargs):
     """Build the preset network ``name`` (``dtype=`` and ``seed=`` pass to :func:`from_spec`)."""
     if name not in PRESETS:
