@@ -209,3 +209,19 @@ def test_input_overrides_the_specs_sample_shape_on_every_command(capsys, tmp_pat
     assert "worst relative error" in capsys.readouterr().out
     assert main(["summary", "seed-cnn", "--input", "3", "2", "2"]) == 2
     assert "layer 7 (maxpool) with input shape (1, 64, 1, 1)" in capsys.readouterr().err
+
+
+def test_walkthrough_of_a_graph_groups_its_block_uses_and_states_the_merge_rules():
+    import re
+
+    from tallynet.cost.summary import blocks
+    from tallynet.cost.walkthrough import walkthrough
+
+    s = summary("examples/resnet20.yaml", batch=2)
+    groups = blocks(s.layers)
+    assert [g[0].name for g in groups[:5]] == ["conv1", "bn1", "relu", "layer1.0.conv1", "layer1.1.conv1"]
+    assert [l.name for l in groups[3]][-2:] == ["layer1.0.add", "layer1.0.relu2"]
+    doc = walkthrough("examples/resnet20.yaml", batch=2)
+    assert len(re.findall(r"^## Block \d+: layer\d\.\d\.conv1", doc, flags=re.M)) == 9
+    assert "### Merge nodes" in doc and "- **Add** (Addition (residual connection)): `walkthrough`" in doc
+    assert "$(\\textcolor{magenta}{2}, \\textcolor{blue}{16}" in doc  # a merge's two input shapes, coloured

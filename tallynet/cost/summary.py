@@ -120,8 +120,11 @@ def blocks(layer_costs):
 
     A block is a convolution or affine layer and the layers after it, up to and including
     the next pooling layer or up to the next convolution / affine layer; a layer outside
-    any block is a group of its own.
+    any block is a group of its own. In a graph whose nodes are named by their block uses
+    (a residual block, an inverted residual, a fire module, ...), a block is such a use.
     """
+    if any("." in l.name for l in layer_costs) and any(l.inputs != (l.index - 1,) for l in layer_costs):
+        return _blocks_by_path(layer_costs)
     groups, open_block = [], False
     for l in layer_costs:
         anchor = l.layer.group in BLOCK_ANCHORS
@@ -131,6 +134,19 @@ def blocks(layer_costs):
         groups[-1].append(l)
         if l.layer.group == "Pooling":
             open_block = False
+    return groups
+
+
+def _blocks_by_path(layer_costs):
+    """A graph's blocks: consecutive nodes under one block use (``layer1.0.conv1``, ``layer1.0.add``
+    make block ``layer1.0``); a node outside any block is a group of its own."""
+    groups, prefix = [], None
+    for l in layer_costs:
+        here = l.name.rsplit(".", 1)[0] if "." in l.name else None
+        if here is None or here != prefix:
+            groups.append([])
+        groups[-1].append(l)
+        prefix = here
     return groups
 
 

@@ -32,14 +32,19 @@ from .summary import blocks, summary
 
 def _shape(shape, role="in"):
     """A shape in seed 001's colours: batch magenta, channels blue (input) or green (output),
-    spatial orange (input) or red (output)."""
+    spatial orange (input) or red (output); a merge's list of shapes joined with +."""
+    if isinstance(shape, list):
+        return " + ".join(_shape(s, role) for s in shape)
     channel, spatial = ("blue", "orange") if role == "in" else ("green", "red")
     colours = ["magenta", channel] + [spatial] * (len(shape) - 2)
     return "$(" + ", ".join(fr"\textcolor{{{c}}}{{{d}}}" for c, d in zip(colours, shape)) + ")$"
 
 
 def _memory(shape, itemsize):
-    """``32 x 32 x 32 x 32 = 1,048,576 elements x 4 bytes = **4,194,304 bytes** (4.0 MB)``."""
+    """``32 x 32 x 32 x 32 = 1,048,576 elements x 4 bytes = **4,194,304 bytes** (4.0 MB)``; a
+    merge's list of shapes, one after the other."""
+    if isinstance(shape, list):
+        return "; ".join(_memory(s, itemsize) for s in shape)
     n = int(np.prod(shape))
     return (f"${_times(_n(d) for d in shape)} = {_n(n)}$ elements $\\times$ {itemsize} bytes = "
             f"**{_n(n * itemsize)} bytes** ({fmt_bytes(n * itemsize)})")
@@ -279,6 +284,21 @@ def _statistics(s):
             _md_table(["Layer Type", "Forward FLOPs", "% of Total Forward"], type_rows(s))]
 
 
+def _merge_notes(s):
+    """How each convention counts the merge nodes of a graph (seed 001 has none)."""
+    merges = list(dict.fromkeys(type(l.layer) for l in s.layers if l.layer.group == "Merge"))
+    if not merges:
+        return []
+    lines = ["### Merge nodes",
+             "Seed 001's network has no branches; where this one's meet, each convention counts the merge as "
+             "follows (forward; backward):"]
+    for cls in merges:
+        rules = "; ".join(f"`{name}`: {forward}; {backward}" for name, (forward, backward) in cls.rules.items())
+        lines.append(f"- **{cls.display_name}** ({cls.title}): {rules}; `macs` and `torch`: nothing (they count "
+                     "the multiply-accumulates of convolutions and matrix products only).")
+    return lines
+
+
 def _notes(s):
     parts = ["## Notes",
              "Every figure above is computed from shapes alone by the same layer objects that train; memory counts "
@@ -286,7 +306,7 @@ def _notes(s):
     step_note = s.step_note()  # the backward tables above count every layer's whole backward pass, as seed 001 does
     if step_note:
         parts.append(step_note)
-    return parts + seed_notes(s)
+    return parts + _merge_notes(s) + seed_notes(s)
 
 
 def _contents(groups):

@@ -72,10 +72,11 @@ class Layer:
             raise TypeError(f"layer type {kind!r} is already registered by {REGISTRY[kind].__qualname__}; "
                             f"{cls.__qualname__} must choose another kind")
         REGISTRY[kind] = cls
-        cls.display_name = cls.__dict__.get("display_name") or kind
-        cls.group = cls.__dict__.get("group") or cls.display_name
-        cls.title = cls.__dict__.get("title") or cls.display_name
-        cls.rule_label = cls.__dict__.get("rule_label") or cls.title
+        # names not stated by the class or a base default to the kind (inherited ones stand)
+        cls.display_name = cls.display_name or kind
+        cls.group = cls.group or cls.display_name
+        cls.title = cls.title or cls.display_name
+        cls.rule_label = cls.rule_label or cls.title
 
     def __init__(self, name=None):
         self.name = name
