@@ -53,6 +53,12 @@ CASES = [
     ("conv-rows-left-over", lambda: Conv2d(2, 3, stride=2, pad=1), (2, 3, 6, 7)),  # (6 + 2 - 3) % 2 = 1
     ("conv-uncovered-edge", lambda: Conv2d(2, 3, stride=2), (1, 2, 6, 6)),  # last row and column under no window
     ("conv-one-window", lambda: Conv2d(1, (4, 3)), (1, 1, 4, 3)),
+    ("conv-groups2", lambda: Conv2d(6, 3, pad=1, groups=2), (2, 4, 5, 6)),
+    ("conv-depthwise-stride2", lambda: Conv2d(3, 3, stride=2, pad=1, groups=3), (2, 3, 7, 6)),
+    ("conv-depthwise-multiplier2-no-bias", lambda: Conv2d(4, (3, 2), groups=2, bias=False), (1, 2, 5, 4)),
+    ("conv-dilation2", lambda: Conv2d(3, 3, pad=2, dilation=2), (2, 2, 7, 6)),
+    ("conv-dilation-nonsquare-stride2", lambda: Conv2d(2, (2, 3), stride=2, dilation=2), (1, 3, 8, 9)),
+    ("conv-groups-dilation-batch1", lambda: Conv2d(4, 3, stride=2, pad=1, groups=4, dilation=3), (1, 4, 9, 8)),
     ("maxpool-tiles", lambda: MaxPool2d(2), (2, 3, 4, 6)),
     ("maxpool-im2col-overlap", lambda: MaxPool2d(3, stride=2), (2, 3, 7, 7)),
     ("maxpool-im2col-untiled", lambda: MaxPool2d(2), (2, 3, 5, 5)),
