@@ -25,7 +25,8 @@ from conftest import assert_numerical_gradients, to_channel_major
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
 from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
-                             GlobalAvgPool, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, Affine, Sigmoid, Tanh,
+                             GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
+                             Affine, Sigmoid, Tanh,
                              conv_backward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
@@ -44,6 +45,12 @@ CASES = [
     ("sigmoid", Sigmoid, (2, 3, 4, 4)),
     ("tanh", Tanh, (3, 7)),
     ("tanh-image", Tanh, (2, 3, 4, 5)),
+    ("relu6", ReLU6, (3, 7)),
+    ("relu6-image", ReLU6, (2, 3, 4, 5)),
+    ("hardsigmoid", Hardsigmoid, (4, 9)),
+    ("hardsigmoid-image", Hardsigmoid, (1, 3, 5, 4)),
+    ("hardswish", Hardswish, (4, 9)),
+    ("hardswish-image", Hardswish, (2, 2, 3, 5)),
     ("flatten", Flatten, (2, 3, 4, 4)),
     ("conv-bias", lambda: Conv2d(4, 3, stride=1, pad=1), (2, 3, 6, 6)),
     ("conv-no-bias", lambda: Conv2d(4, 3, stride=1, pad=1, bias=False), (2, 3, 6, 6)),
