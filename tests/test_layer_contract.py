@@ -26,7 +26,7 @@ from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
 from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
                              GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
-                             Affine, Sigmoid, Tanh,
+                             Affine, GELU, Sigmoid, SiLU, Tanh,
                              conv_backward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
@@ -51,6 +51,10 @@ CASES = [
     ("hardsigmoid-image", Hardsigmoid, (1, 3, 5, 4)),
     ("hardswish", Hardswish, (4, 9)),
     ("hardswish-image", Hardswish, (2, 2, 3, 5)),
+    ("silu", SiLU, (3, 8)),
+    ("silu-image", SiLU, (2, 3, 4, 5)),
+    ("gelu", GELU, (5, 7)),
+    ("gelu-image", GELU, (1, 3, 5, 6)),
     ("flatten", Flatten, (2, 3, 4, 4)),
     ("conv-bias", lambda: Conv2d(4, 3, stride=1, pad=1), (2, 3, 6, 6)),
     ("conv-no-bias", lambda: Conv2d(4, 3, stride=1, pad=1, bias=False), (2, 3, 6, 6)),
