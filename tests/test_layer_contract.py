@@ -24,7 +24,7 @@ import pytest
 from conftest import assert_numerical_gradients, to_channel_major
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
                              GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
                              Affine, GELU, Sigmoid, SiLU, Tanh,
                              conv_backward_naive,
@@ -76,11 +76,26 @@ CASES = [
     ("maxpool-nonsquare", lambda: MaxPool2d((2, 3), stride=1), (1, 2, 5, 6)),
     ("maxpool-identity", lambda: MaxPool2d(1), (1, 2, 3, 2)),
     ("maxpool-im2col-nonsquare-stride2", lambda: MaxPool2d((2, 3), stride=2), (1, 2, 4, 6)),
+    ("maxpool-im2col-pad1", lambda: MaxPool2d(3, stride=2, pad=1), (2, 3, 8, 7)),
+    ("maxpool-im2col-ceil", lambda: MaxPool2d(2, ceil_mode=True), (2, 3, 5, 7)),
+    ("maxpool-im2col-ceil-pad1-batch1", lambda: MaxPool2d(3, stride=2, pad=1, ceil_mode=True), (1, 2, 6, 9)),
+    ("maxpool-im2col-nonsquare-pad-ceil", lambda: MaxPool2d((2, 3), stride=2, pad=1, ceil_mode=True), (2, 2, 7, 6)),
+    ("maxpool-im2col-ceil-drops-padding-start", lambda: MaxPool2d(2, stride=2, pad=1, ceil_mode=True), (1, 2, 4, 5)),
+    ("maxpool-tiles-ceil", lambda: MaxPool2d(3, ceil_mode=True), (2, 2, 6, 9)),
     ("avgpool-tiles", lambda: AvgPool2d(2), (2, 3, 4, 4)),
     ("avgpool-im2col", lambda: AvgPool2d(3, stride=2), (2, 3, 7, 7)),
     ("avgpool-im2col-untiled", lambda: AvgPool2d(2), (2, 1, 5, 7)),
     ("avgpool-nonsquare", lambda: AvgPool2d((2, 3), stride=1), (2, 2, 4, 5)),
+    ("avgpool-im2col-pad1", lambda: AvgPool2d(3, stride=2, pad=1), (2, 3, 7, 6)),
+    ("avgpool-im2col-ceil", lambda: AvgPool2d(2, ceil_mode=True), (2, 2, 5, 7)),  # last windows: 1 row, 1 column
+    ("avgpool-im2col-ceil-pad1-batch1", lambda: AvgPool2d(3, stride=2, pad=1, ceil_mode=True), (1, 3, 6, 8)),
+    ("avgpool-im2col-nonsquare-pad-ceil", lambda: AvgPool2d((2, 3), stride=2, pad=1, ceil_mode=True), (2, 2, 6, 7)),
+    ("avgpool-tiles-ceil", lambda: AvgPool2d(2, ceil_mode=True), (2, 3, 4, 6)),  # divides exactly: the tiles
     ("global_avgpool", GlobalAvgPool, (2, 3, 4, 5)),
+    ("adaptive_avgpool-overlapping", lambda: AdaptiveAvgPool2d(3), (2, 3, 5, 7)),  # windows share rows
+    ("adaptive_avgpool-nonsquare-batch1", lambda: AdaptiveAvgPool2d((2, 4)), (1, 2, 6, 8)),  # they tile
+    ("adaptive_avgpool-upsampling", lambda: AdaptiveAvgPool2d((4, 3)), (2, 2, 3, 2)),  # more outputs than inputs
+    ("adaptive_avgpool-to-1", lambda: AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
     ("batchnorm-2d", BatchNorm, (6, 5)),
     ("batchnorm-4d", BatchNorm, (2, 3, 4, 5)),
     ("layernorm-2d", LayerNorm, (6, 5)),

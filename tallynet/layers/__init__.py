@@ -6,6 +6,7 @@ and each class registers its type (``kind``) in :data:`LAYER_TYPES` when defined
 """
 
 from .activations import *  # noqa: F401,F403
+from .adaptive_pooling import *  # noqa: F401,F403
 from .affine import *  # noqa: F401,F403
 from .base import REGISTRY, CostNotStated, Footprint, Layer
 from .batchnorm import *  # noqa: F401,F403

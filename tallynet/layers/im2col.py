@@ -126,11 +126,23 @@ def _offset_slices(kh, kw, stride, out_h, out_w, dilation=1):
             yield i, j, slice(r, r + stride * (out_h - 1) + 1, stride), slice(c, c + stride * (out_w - 1) + 1, stride)
 
 
-def im2col(x, kh, kw, stride, pad, dilation=1):
+def window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw):
+    """``(H', W', padded height, padded width)``: H' W' as given (pooling's ceil mode) or from
+    the floor formula; the padded buffer is H + 2 pad high, or higher when the last window of
+    an out_hw runs past the bottom padding (likewise for the width)."""
+    span_h, span_w = dilated(kh, dilation), dilated(kw, dilation)
+    out_h, out_w = out_hw if out_hw is not None else output_hw("x", H, W, span_h, span_w, stride, pad)
+    return (out_h, out_w, max(H + 2 * pad, (out_h - 1) * stride + span_h),
+            max(W + 2 * pad, (out_w - 1) * stride + span_w))
+
+
+def im2col(x, kh, kw, stride, pad, dilation=1, fill=0, out_hw=None):
     """Unfold the ``kh x kw`` windows of ``x`` into columns.
 
     - x: (N, C, H, W), any memory layout; stride, pad: ints (pad zeros on each side of H and W);
       dilation: int >= 1, the step between a window's taps (1: adjacent)
+    - fill: the padding's value (max pooling pads with -inf); out_hw: (H', W') when not the
+      floor formula's (pooling's ceil mode: the last windows may run past the padding, into more fill)
 
     Returns ``cols`` of shape (C * kh * kw, H' * W' * N) with
     cols[(c, i, j), (p, q, n)] = x_padded[n, c, stride p + dilation i, stride q + dilation j]
@@ -141,8 +153,8 @@ def im2col(x, kh, kw, stride, pad, dilation=1):
     check_int("pad", pad, 0)
     check_int("stride", stride, 1)
     check_int("dilation", dilation, 1)
-    out_h, out_w = output_hw("x", H, W, dilated(kh, dilation), dilated(kw, dilation), stride, pad)
-    xp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
+    out_h, out_w, Hp, Wp = window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw)
+    xp = np.zeros((C, Hp, Wp, N), dtype=x.dtype) if fill == 0 else np.full((C, Hp, Wp, N), fill, dtype=x.dtype)
     cols = np.empty((C, kh, kw, out_h, out_w, N), dtype=x.dtype)
 
     def channels(s):
@@ -153,11 +165,11 @@ def im2col(x, kh, kw, stride, pad, dilation=1):
     return cols.reshape(C * kh * kw, out_h * out_w * N)
 
 
-def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1):
+def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1, out_hw=None):
     """Adjoint of :func:`im2col`: scatter-add columns back onto the input.
 
     - cols: (C * kh * kw, H' * W' * N), laid out as :func:`im2col` returns (with the same
-      kh, kw, stride, pad and dilation)
+      kh, kw, stride, pad, dilation and out_hw)
     - x_shape: (N, C, H, W) of the original, unpadded input
 
     Returns dx of shape ``x_shape`` and the dtype of ``cols``:
@@ -167,9 +179,9 @@ def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1):
     a channel-major view of that buffer's interior, with no copy.
     """
     N, C, H, W = x_shape
-    out_h, out_w = output_hw("x", H, W, dilated(kh, dilation), dilated(kw, dilation), stride, pad)
+    out_h, out_w, Hp, Wp = window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw)
     blocks = cols.reshape(C, kh, kw, out_h, out_w, N)
-    dxp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
+    dxp = np.zeros((C, Hp, Wp, N), dtype=cols.dtype)
 
     def channels(s):
         for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w, dilation):
