@@ -26,7 +26,7 @@ from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
 from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
                              GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
-                             Affine, GELU, Sigmoid, SiLU, Tanh,
+                             Affine, GELU, Sigmoid, SiLU, Tanh, Upsample,
                              conv_backward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
@@ -96,6 +96,9 @@ CASES = [
     ("adaptive_avgpool-nonsquare-batch1", lambda: AdaptiveAvgPool2d((2, 4)), (1, 2, 6, 8)),  # they tile
     ("adaptive_avgpool-upsampling", lambda: AdaptiveAvgPool2d((4, 3)), (2, 2, 3, 2)),  # more outputs than inputs
     ("adaptive_avgpool-to-1", lambda: AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
+    ("upsample-2", lambda: Upsample(2), (2, 3, 4, 5)),
+    ("upsample-3-batch1-nonsquare", lambda: Upsample(3), (1, 2, 3, 5)),
+    ("upsample-1", lambda: Upsample(1), (2, 2, 3, 3)),
     ("batchnorm-2d", BatchNorm, (6, 5)),
     ("batchnorm-4d", BatchNorm, (2, 3, 4, 5)),
     ("layernorm-2d", LayerNorm, (6, 5)),

@@ -18,6 +18,7 @@ from .losses import LOSSES, mse_loss, softmax_loss, svm_loss
 from .normalization import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .smooth_activations import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403
 
 #: layer classes by the type name a spec file uses (``conv``, ``relu``, ...): the registry
 #: every ``Layer`` subclass with a ``kind`` joins when it is defined
