@@ -24,10 +24,10 @@ import pytest
 from conftest import assert_numerical_gradients, to_channel_major
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten,
                              GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
                              Affine, GELU, Sigmoid, SiLU, Tanh, Upsample,
-                             conv_backward_naive,
+                             conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
 from tallynet.models import Sequential
@@ -70,6 +70,10 @@ CASES = [
     ("conv-dilation2", lambda: Conv2d(3, 3, pad=2, dilation=2), (2, 2, 7, 6)),
     ("conv-dilation-nonsquare-stride2", lambda: Conv2d(2, (2, 3), stride=2, dilation=2), (1, 3, 8, 9)),
     ("conv-groups-dilation-batch1", lambda: Conv2d(4, 3, stride=2, pad=1, groups=4, dilation=3), (1, 4, 9, 8)),
+    ("conv_transpose-stride2", lambda: ConvTranspose2d(3, 2, stride=2), (2, 4, 3, 4)),  # tiles the output
+    ("conv_transpose-overlap-pad1", lambda: ConvTranspose2d(4, 3, stride=2, pad=1), (2, 3, 4, 3)),
+    ("conv_transpose-nonsquare-no-bias", lambda: ConvTranspose2d(2, (3, 2), bias=False), (2, 2, 4, 5)),
+    ("conv_transpose-batch1-stride3", lambda: ConvTranspose2d(2, 4, stride=3, pad=1), (1, 3, 3, 2)),
     ("maxpool-tiles", lambda: MaxPool2d(2), (2, 3, 4, 6)),
     ("maxpool-im2col-overlap", lambda: MaxPool2d(3, stride=2), (2, 3, 7, 7)),
     ("maxpool-im2col-untiled", lambda: MaxPool2d(2), (2, 3, 5, 5)),
@@ -115,6 +119,12 @@ def _conv_naive(layer, x, params, dout):
     return out, dx, {"W": dw, "b": db} if layer.bias else {"W": dw}
 
 
+def _conv_transpose_naive(layer, x, params, dout):
+    out, cache = conv_transpose_forward_naive(x, params["W"], params.get("b"), layer.conv_param)
+    dx, dw, db = conv_transpose_backward_naive(dout, cache)
+    return out, dx, {"W": dw, "b": db} if layer.bias else {"W": dw}
+
+
 def _maxpool_naive(layer, x, params, dout):
     out, cache = max_pool_forward_naive(x, layer.pool_param)
     return out, max_pool_backward_naive(dout, cache), {}
@@ -122,7 +132,7 @@ def _maxpool_naive(layer, x, params, dout):
 
 #: the types with a naive reference besides their fast kernels: ``fn(layer, x, params, dout)
 #: -> (out, dx, grads)``
-NAIVE = {"conv": _conv_naive, "maxpool": _maxpool_naive}
+NAIVE = {"conv": _conv_naive, "conv_transpose": _conv_transpose_naive, "maxpool": _maxpool_naive}
 
 GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6}  # the statistics' finite differences are noisier
 
