@@ -24,9 +24,9 @@ import pytest
 from conftest import assert_numerical_gradients, to_channel_major
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten,
-                             GlobalAvgPool, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6,
-                             Affine, GELU, Sigmoid, SiLU, Tanh, Upsample,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Affine, AvgPool2d, BatchNorm, Conv2d, ConvTranspose2d,
+                             CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, Hardsigmoid, Hardswish, Layer,
+                             LayerNorm, LeakyReLU, MaxPool2d, ReLU, ReLU6, Sigmoid, SiLU, Tanh, Upsample,
                              conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint

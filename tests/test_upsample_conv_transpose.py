@@ -45,7 +45,8 @@ def test_output_sizes_and_errors():
     with pytest.raises(ValueError, match=r"w has 2 input channels \(w.shape\[0\]\)"):
         conv_transpose_forward_fast(np.zeros((1, 3, 2, 2)), np.zeros((2, 3, 2, 2)), None, {"stride": 1, "pad": 0})
     with pytest.raises(ValueError, match=r"b has shape \(2,\), expected \(3,\)"):
-        conv_transpose_forward_fast(np.zeros((1, 2, 2, 2)), np.zeros((2, 3, 2, 2)), np.zeros(2), {"stride": 1, "pad": 0})
+        conv_transpose_forward_fast(np.zeros((1, 2, 2, 2)), np.zeros((2, 3, 2, 2)), np.zeros(2),
+                                    {"stride": 1, "pad": 0})
     with pytest.raises(ValueError, match="scale must be >= 1"):
         Upsample(0)
     with pytest.raises(TypeError, match="scale must be an integer"):

@@ -22,12 +22,12 @@ import numpy as np
 
 from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape
-from ._text import fmt_kernel, window_given
+from ._text import fmt_kernel, per_axis, window_given
 from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_param
 
 __all__ = ["ConvTranspose2d", "conv_transpose_forward_naive", "conv_transpose_backward_naive",
-           "conv_transpose_forward_fast", "conv_transpose_backward_fast"]
+           "conv_transpose_forward_fast", "conv_transpose_backward_fast", "conv_transpose_param_grads_fast"]
 
 
 def _transposed_size(name, size, k, stride, pad):
@@ -156,7 +156,8 @@ class ConvTranspose2d(Layer):
     title = "Transposed Convolutional Layer"
     gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x}$ is the convolution of the upstream gradient by the "
                      r"filters (im2col of dout, then $W \cdot dcols$); $\frac{\partial \mathcal{L}}{\partial W} = "
-                     r"x \cdot dcols^T$; $\frac{\partial \mathcal{L}}{\partial b}$ sums dout over $N, H_{out}, W_{out}$.")
+                     r"x \cdot dcols^T$; $\frac{\partial \mathcal{L}}{\partial b}$ sums dout over "
+                     r"$N, H_{out}, W_{out}$.")
     rules = {"walkthrough": ("$2 C_{out} k_h k_w$ per input element (bias not counted)",
                              "twice the forward: input and weight gradients"),
              "exact": ("$W^T x$ GEMM ($C_{in}$ mul, $C_{in} - 1$ add per column entry), col2im additions, "
@@ -256,7 +257,8 @@ class ConvTranspose2d(Layer):
         # fvcore / thop: N C_in H W C_out kh kw, a multiply-accumulate per weight and input element
         N, C, F, Ho, Wo, K, M = self._sizes(input_shape)
         return [term("a multiply-accumulate per weight and input element",
-                     r"N \times H \times W \times C_{in} \times C_{out} \times k_h \times k_w", (N, M // N, C, K), "mac")]
+                     r"N \times H \times W \times C_{in} \times C_{out} \times k_h \times k_w", (N, M // N, C, K),
+                     "mac")]
 
     def cache_bytes(self, input_shape, itemsize):
         # the cache is x itself and the parameters; but the output is a view of col2im's padded
@@ -290,7 +292,7 @@ class ConvTranspose2d(Layer):
     def dims_lines(self, input_shape):
         out = self.output_shape(input_shape)
         return [f"$${axis}_{{out}} = ({size} - 1) \\times {self.stride} - 2({self.pad}) + {k} = {o}$$"
-                for axis, size, k, o in (("H", input_shape[2], self.kh, out[2]), ("W", input_shape[3], self.kw, out[3]))]
+                for axis, size, k, o in per_axis(input_shape, out, self.kh, self.kw)]
 
     def to_torch(self, input_shape, params, nn):
         m = nn.ConvTranspose2d(input_shape[1], self.filters, (self.kh, self.kw), stride=self.stride,

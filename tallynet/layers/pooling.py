@@ -27,7 +27,7 @@ import numpy as np
 
 from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape, window_output_size
-from ._text import elements, fmt_kernel, per_element, window_dims, window_given
+from ._text import elements, fmt_kernel, per_axis, per_element, window_dims, window_given
 from ._threads import split
 from .adaptive_pooling import GlobalAvgPool, global_avg_pool_backward, global_avg_pool_forward  # noqa: F401
 from .base import Footprint, Layer, no_bytes, no_macs
@@ -408,7 +408,7 @@ class _Pool2d(Layer):
             return window_dims(input_shape, out, self.kh, self.kw, self.stride, self.pad)
         return [fr"$${axis}_{{out}} = \left\lceil \frac{{{size} + 2({self.pad}) - {k}}}{{{self.stride}}} "
                 fr"\right\rceil + 1 = {o}$$ (less 1 if that window would start in the padding)"
-                for axis, size, k, o in (("H", input_shape[2], self.kh, out[2]), ("W", input_shape[3], self.kw, out[3]))]
+                for axis, size, k, o in per_axis(input_shape, out, self.kh, self.kw)]
 
     def to_torch(self, input_shape, params, nn):
         return [self._torch_class(nn)((self.kh, self.kw), stride=self.stride, padding=self.pad,

@@ -10,8 +10,6 @@ Both read and write the channel-major memory (C, H, W, N) of the activations (se
 over the two block axes, with no index arrays and no loop.
 """
 
-import numpy as np
-
 from ..counts import term
 from ._checks import check_float_array, check_int, check_shape
 from ._text import elements
