@@ -293,6 +293,8 @@ def _divisors(x_shape, pool_param, dtype):
 
     PyTorch's count: a window starting at s p - pad covers min(kh, H + 2 pad - s p) rows of the
     padded input (and likewise columns); the product is its divisor."""
+    if not pool_param["ceil_mode"]:
+        return None  # the floor formula's windows all lie inside input and padding
     out_h, out_w = _output_size(x_shape, pool_param)
     s, span = pool_param["stride"], (x_shape[2] + 2 * pool_param["pad"], x_shape[3] + 2 * pool_param["pad"])
     rows = np.minimum(pool_param["pool_height"], span[0] - s * np.arange(out_h))
