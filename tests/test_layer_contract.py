@@ -24,9 +24,10 @@ import pytest
 from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, Add, AvgPool2d, Concat, Mul, BatchNorm, Conv2d, CostNotStated, Dropout, Flatten,
-                             GlobalAvgPool, Layer, LayerNorm, LeakyReLU, MaxPool2d, ReLU, Affine, Sigmoid, Tanh,
-                             conv_backward_naive,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, Concat, Conv2d,
+                             ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, Hardsigmoid,
+                             Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, Mul, ReLU, ReLU6, Sigmoid, SiLU, Tanh,
+                             Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
 from tallynet.models import Sequential
@@ -45,6 +46,16 @@ CASES = [
     ("sigmoid", Sigmoid, (2, 3, 4, 4)),
     ("tanh", Tanh, (3, 7)),
     ("tanh-image", Tanh, (2, 3, 4, 5)),
+    ("relu6", ReLU6, (3, 7)),
+    ("relu6-image", ReLU6, (2, 3, 4, 5)),
+    ("hardsigmoid", Hardsigmoid, (4, 9)),
+    ("hardsigmoid-image", Hardsigmoid, (1, 3, 5, 4)),
+    ("hardswish", Hardswish, (4, 9)),
+    ("hardswish-image", Hardswish, (2, 2, 3, 5)),
+    ("silu", SiLU, (3, 8)),
+    ("silu-image", SiLU, (2, 3, 4, 5)),
+    ("gelu", GELU, (5, 7)),
+    ("gelu-image", GELU, (1, 3, 5, 6)),
     ("flatten", Flatten, (2, 3, 4, 4)),
     ("conv-bias", lambda: Conv2d(4, 3, stride=1, pad=1), (2, 3, 6, 6)),
     ("conv-no-bias", lambda: Conv2d(4, 3, stride=1, pad=1, bias=False), (2, 3, 6, 6)),
@@ -54,17 +65,45 @@ CASES = [
     ("conv-rows-left-over", lambda: Conv2d(2, 3, stride=2, pad=1), (2, 3, 6, 7)),  # (6 + 2 - 3) % 2 = 1
     ("conv-uncovered-edge", lambda: Conv2d(2, 3, stride=2), (1, 2, 6, 6)),  # last row and column under no window
     ("conv-one-window", lambda: Conv2d(1, (4, 3)), (1, 1, 4, 3)),
+    ("conv-groups2", lambda: Conv2d(6, 3, pad=1, groups=2), (2, 4, 5, 6)),
+    ("conv-depthwise-stride2", lambda: Conv2d(3, 3, stride=2, pad=1, groups=3), (2, 3, 7, 6)),
+    ("conv-depthwise-multiplier2-no-bias", lambda: Conv2d(4, (3, 2), groups=2, bias=False), (1, 2, 5, 4)),
+    ("conv-dilation2", lambda: Conv2d(3, 3, pad=2, dilation=2), (2, 2, 7, 6)),
+    ("conv-dilation-nonsquare-stride2", lambda: Conv2d(2, (2, 3), stride=2, dilation=2), (1, 3, 8, 9)),
+    ("conv-groups-dilation-batch1", lambda: Conv2d(4, 3, stride=2, pad=1, groups=4, dilation=3), (1, 4, 9, 8)),
+    ("conv_transpose-stride2", lambda: ConvTranspose2d(3, 2, stride=2), (2, 4, 3, 4)),  # tiles the output
+    ("conv_transpose-overlap-pad1", lambda: ConvTranspose2d(4, 3, stride=2, pad=1), (2, 3, 4, 3)),
+    ("conv_transpose-nonsquare-no-bias", lambda: ConvTranspose2d(2, (3, 2), bias=False), (2, 2, 4, 5)),
+    ("conv_transpose-batch1-stride3", lambda: ConvTranspose2d(2, 4, stride=3, pad=1), (1, 3, 3, 2)),
     ("maxpool-tiles", lambda: MaxPool2d(2), (2, 3, 4, 6)),
     ("maxpool-im2col-overlap", lambda: MaxPool2d(3, stride=2), (2, 3, 7, 7)),
     ("maxpool-im2col-untiled", lambda: MaxPool2d(2), (2, 3, 5, 5)),
     ("maxpool-nonsquare", lambda: MaxPool2d((2, 3), stride=1), (1, 2, 5, 6)),
     ("maxpool-identity", lambda: MaxPool2d(1), (1, 2, 3, 2)),
     ("maxpool-im2col-nonsquare-stride2", lambda: MaxPool2d((2, 3), stride=2), (1, 2, 4, 6)),
+    ("maxpool-im2col-pad1", lambda: MaxPool2d(3, stride=2, pad=1), (2, 3, 8, 7)),
+    ("maxpool-im2col-ceil", lambda: MaxPool2d(2, ceil_mode=True), (2, 3, 5, 7)),
+    ("maxpool-im2col-ceil-pad1-batch1", lambda: MaxPool2d(3, stride=2, pad=1, ceil_mode=True), (1, 2, 6, 9)),
+    ("maxpool-im2col-nonsquare-pad-ceil", lambda: MaxPool2d((2, 3), stride=2, pad=1, ceil_mode=True), (2, 2, 7, 6)),
+    ("maxpool-im2col-ceil-drops-padding-start", lambda: MaxPool2d(2, stride=2, pad=1, ceil_mode=True), (1, 2, 4, 5)),
+    ("maxpool-tiles-ceil", lambda: MaxPool2d(3, ceil_mode=True), (2, 2, 6, 9)),
     ("avgpool-tiles", lambda: AvgPool2d(2), (2, 3, 4, 4)),
     ("avgpool-im2col", lambda: AvgPool2d(3, stride=2), (2, 3, 7, 7)),
     ("avgpool-im2col-untiled", lambda: AvgPool2d(2), (2, 1, 5, 7)),
     ("avgpool-nonsquare", lambda: AvgPool2d((2, 3), stride=1), (2, 2, 4, 5)),
+    ("avgpool-im2col-pad1", lambda: AvgPool2d(3, stride=2, pad=1), (2, 3, 7, 6)),
+    ("avgpool-im2col-ceil", lambda: AvgPool2d(2, ceil_mode=True), (2, 2, 5, 7)),  # last windows: 1 row, 1 column
+    ("avgpool-im2col-ceil-pad1-batch1", lambda: AvgPool2d(3, stride=2, pad=1, ceil_mode=True), (1, 3, 6, 8)),
+    ("avgpool-im2col-nonsquare-pad-ceil", lambda: AvgPool2d((2, 3), stride=2, pad=1, ceil_mode=True), (2, 2, 6, 7)),
+    ("avgpool-tiles-ceil", lambda: AvgPool2d(2, ceil_mode=True), (2, 3, 4, 6)),  # divides exactly: the tiles
     ("global_avgpool", GlobalAvgPool, (2, 3, 4, 5)),
+    ("adaptive_avgpool-overlapping", lambda: AdaptiveAvgPool2d(3), (2, 3, 5, 7)),  # windows share rows
+    ("adaptive_avgpool-nonsquare-batch1", lambda: AdaptiveAvgPool2d((2, 4)), (1, 2, 6, 8)),  # they tile
+    ("adaptive_avgpool-upsampling", lambda: AdaptiveAvgPool2d((4, 3)), (2, 2, 3, 2)),  # more outputs than inputs
+    ("adaptive_avgpool-to-1", lambda: AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
+    ("upsample-2", lambda: Upsample(2), (2, 3, 4, 5)),
+    ("upsample-3-batch1-nonsquare", lambda: Upsample(3), (1, 2, 3, 5)),
+    ("upsample-1", lambda: Upsample(1), (2, 2, 3, 3)),
     ("batchnorm-2d", BatchNorm, (6, 5)),
     ("batchnorm-4d", BatchNorm, (2, 3, 4, 5)),
     ("layernorm-2d", LayerNorm, (6, 5)),
@@ -88,6 +127,12 @@ def _conv_naive(layer, x, params, dout):
     return out, dx, {"W": dw, "b": db} if layer.bias else {"W": dw}
 
 
+def _conv_transpose_naive(layer, x, params, dout):
+    out, cache = conv_transpose_forward_naive(x, params["W"], params.get("b"), layer.conv_param)
+    dx, dw, db = conv_transpose_backward_naive(dout, cache)
+    return out, dx, {"W": dw, "b": db} if layer.bias else {"W": dw}
+
+
 def _maxpool_naive(layer, x, params, dout):
     out, cache = max_pool_forward_naive(x, layer.pool_param)
     return out, max_pool_backward_naive(dout, cache), {}
@@ -95,7 +140,7 @@ def _maxpool_naive(layer, x, params, dout):
 
 #: the types with a naive reference besides their fast kernels: ``fn(layer, x, params, dout)
 #: -> (out, dx, grads)``
-NAIVE = {"conv": _conv_naive, "maxpool": _maxpool_naive}
+NAIVE = {"conv": _conv_naive, "conv_transpose": _conv_transpose_naive, "maxpool": _maxpool_naive}
 
 GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6}  # the statistics' finite differences are noisier
 

@@ -43,10 +43,15 @@ def fmt_kernel(kh, kw):
     return str(kh) if kh == kw else f"{kh}×{kw}"
 
 
+def per_axis(input_shape, output_shape, kh, kw):
+    """``(axis name, input size, kernel size, output size)`` for H and then W of an image."""
+    return (("H", input_shape[2], kh, output_shape[2]), ("W", input_shape[3], kw, output_shape[3]))
+
+
 def window_dims(input_shape, output_shape, kh, kw, stride, pad):
     """Seed 001's output-size formulas with the numbers substituted, for convolution and pooling."""
     lines = []
-    for axis, size, k, out in (("H", input_shape[2], kh, output_shape[2]), ("W", input_shape[3], kw, output_shape[3])):
+    for axis, size, k, out in per_axis(input_shape, output_shape, kh, kw):
         inner = size + 2 * pad - k
         lines.append(fr"$$\textcolor{{red}}{{{axis}_{{out}}}} = \left\lfloor \frac{{{size} + 2({pad}) - {k}}}"
                      fr"{{{stride}}} \right\rfloor + 1 = \left\lfloor \frac{{{inner}}}{{{stride}}} "

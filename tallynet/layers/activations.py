@@ -1,14 +1,19 @@
-"""Elementwise activations: ReLU, leaky ReLU, the logistic sigmoid and tanh."""
+"""Elementwise activations: ReLU, leaky ReLU, the logistic sigmoid, tanh, and the piecewise
+linear ones of mobile networks, ReLU6, hard sigmoid and hard swish (SiLU and GELU are in
+:mod:`.smooth_activations`)."""
 
 import numpy as np
 
 from ._checks import check_float_array, check_shape
-from ._text import elements, per_element
+from ..counts import term
+from ._text import dims_symbol, elements, per_element, times
 from ._threads import elementwise
 from .base import Footprint, Layer, no_bytes, no_macs
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "relu_forward", "relu_backward", "leaky_relu_forward",
-           "leaky_relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ReLU6", "Hardsigmoid", "Hardswish", "relu_forward",
+           "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "sigmoid_forward", "sigmoid_backward",
+           "tanh_forward", "tanh_backward", "relu6_forward", "relu6_backward", "hardsigmoid_forward",
+           "hardsigmoid_backward", "hardswish_forward", "hardswish_backward"]
 
 
 def relu_forward(x):
@@ -93,6 +98,81 @@ def tanh_backward(dout, cache):
     np.subtract(1, dx, out=dx)
     dx *= dout
     return dx
+
+
+# --- piecewise linear: ReLU6, hard sigmoid, hard swish (MobileNetV2 / V3) ---------------------
+# All three clamp x + shift to [0, 6]; their gradients are PyTorch's, whose masks are strict
+# inequalities (at a kink the gradient is the outer piece's: 0 for ReLU6 and the hard sigmoid).
+
+def _clamp_0_6(t):
+    """t clamped to [0, 6] in place (2 comparisons per element); returns t."""
+    np.maximum(t, 0, out=t)
+    return np.minimum(t, 6, out=t)
+
+
+def _inside(x, low, high):
+    """The boolean mask low < x < high: 2 comparisons per element (the & is boolean, not a FLOP)."""
+    return (x > low) & (x < high)
+
+
+def relu6_forward(x):
+    """out = min(max(x, 0), 6), any shape, in x's dtype. Returns ``(out, cache)`` with cache = x."""
+    check_float_array("x", x)
+    out = np.maximum(x, 0)
+    return np.minimum(out, 6, out=out), x
+
+
+def relu6_backward(dout, cache):
+    """dx = dout where 0 < x < 6, else 0 (dout and x of one shape)."""
+    x = cache
+    check_shape("dout", dout, x.shape)
+    return np.multiply(dout, _inside(x, 0, 6))
+
+
+def hardsigmoid_forward(x):
+    """out = relu6(x + 3) / 6, any shape, in x's dtype. Returns ``(out, cache)`` with cache = x."""
+    check_float_array("x", x)
+    out = _clamp_0_6(np.add(x, 3))
+    out /= 6
+    return out, x
+
+
+#: PyTorch's hard sigmoid gradient multiplies by 1/6 rounded to float32 (``1.0f / 6.0f`` in its
+#: CPU kernel, also for float64), 3e-8 away from 1/6; the same factor here matches it bitwise
+_ONE_SIXTH_FLOAT32 = float(np.float32(1 / 6))
+
+
+def hardsigmoid_backward(dout, cache):
+    """dx = dout / 6 where -3 < x < 3, else 0 (dout and x of one shape); the 1/6 is PyTorch's
+    float32 constant (:data:`_ONE_SIXTH_FLOAT32`)."""
+    x = cache
+    check_shape("dout", dout, x.shape)
+    dx = np.multiply(dout, _inside(x, -3, 3))
+    dx *= _ONE_SIXTH_FLOAT32
+    return dx
+
+
+def hardswish_forward(x):
+    """out = x relu6(x + 3) / 6, any shape, in x's dtype. Returns ``(out, cache)`` with cache = x."""
+    check_float_array("x", x)
+    out = _clamp_0_6(np.add(x, 3))
+    out *= x
+    out /= 6
+    return out, x
+
+
+def hardswish_backward(dout, cache):
+    """dx = dout * (x / 3 + 1/2) for -3 < x < 3, 0 for x <= -3, dout for x >= 3 (PyTorch's pieces,
+    the kinks included)."""
+    x = cache
+    check_shape("dout", dout, x.shape)
+    slope = np.divide(x, 3)
+    slope += 0.5
+    # copyto(where=) writes through any layout (putmask copies a non-contiguous array)
+    np.copyto(slope, 0, where=x <= -3)
+    np.copyto(slope, 1, where=x >= 3)
+    slope *= dout
+    return slope
 
 
 class ReLU(Layer):
@@ -269,3 +349,110 @@ class Tanh(Layer):
 
     def backward(self, dout, cache):
         return tanh_backward(dout, cache), {}
+
+
+class _Piecewise(Layer):
+    """The hard activations' shared shape: the cache is x, the walkthrough counts as ``exact``;
+    forward holds its output, backward dx beside one boolean mask (1 byte per element)."""
+
+    title = "Activation Function"
+    mac_terms = no_macs
+    cache_bytes = no_bytes
+
+    def walkthrough_terms(self, input_shape):  # seed 001 has none of them: the exact count stands in
+        return self.exact_terms(input_shape)
+
+    def footprint(self, input_shape, itemsize):
+        n = elements(input_shape)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
+
+    def given_lines(self, input_shape):
+        return [f"- **Function**: {self.function}"]
+
+    def to_torch(self, input_shape, params, nn):
+        return [getattr(nn, self.display_name)()]
+
+    def backward(self, dout, cache):
+        return self._backward(dout, cache), {}
+
+    def forward(self, x, params, mode="train"):
+        return self._forward(x)
+
+
+def _clamp_terms(shape):
+    return [per_element(r"$\max(\cdot, 0)$", shape, "cmp"), per_element(r"$\min(\cdot, 6)$", shape, "cmp")]
+
+
+def _two_comparisons(label, shape):
+    return term(label + ", 2 comparisons per element", r"2 \times " + times(dims_symbol(shape)), (2, *shape), "cmp")
+
+
+def _mask_terms(shape, low, high):
+    return [_two_comparisons(f"the mask ${low} < x < {high}$", shape)]
+
+
+class ReLU6(_Piecewise):
+    """min(max(x, 0), 6), as PyTorch's ``nn.ReLU6``."""
+
+    kind = "relu6"
+    display_name = "ReLU6"
+    group = "Activation (ReLU6)"
+    function = r"$\min(\max(x, 0), 6)$"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot "
+                     r"\mathbb{1}_{0 < x < 6}$.")
+    rules = {"walkthrough": ("as `exact`: 2 per element", "as `exact`: 3 per element"),
+             "exact": ("2 comparisons per element", "2 comparisons and 1 multiplication per element")}
+    _forward = staticmethod(relu6_forward)
+    _backward = staticmethod(relu6_backward)
+
+    def exact_terms(self, input_shape):
+        s = input_shape
+        return {"forward": [per_element(r"$\max(x, 0)$", s, "cmp"), per_element(r"$\min(\cdot, 6)$", s, "cmp")],
+                "backward_input": _mask_terms(s, 0, 6) + [per_element(r"$dout \times$ mask", s, "mul")]}
+
+
+class Hardsigmoid(_Piecewise):
+    """relu6(x + 3) / 6, as PyTorch's ``nn.Hardsigmoid``."""
+
+    kind = "hardsigmoid"
+    display_name = "Hardsigmoid"
+    group = "Activation (hard sigmoid)"
+    function = r"$\min(\max(x + 3, 0), 6) / 6$"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{1}{6} \frac{\partial \mathcal{L}}"
+                     r"{\partial y} \cdot \mathbb{1}_{-3 < x < 3}$.")
+    rules = {"walkthrough": ("as `exact`: 4 per element", "as `exact`: 4 per element"),
+             "exact": ("$x + 3$, 2 comparisons, a division per element",
+                       "2 comparisons, multiplications by the mask and by 1/6 per element")}
+    _forward = staticmethod(hardsigmoid_forward)
+    _backward = staticmethod(hardsigmoid_backward)
+
+    def exact_terms(self, input_shape):
+        s = input_shape
+        return {"forward": [per_element("$x + 3$", s, "add")] + _clamp_terms(s) + [per_element("$/ 6$", s, "div")],
+                "backward_input": _mask_terms(s, -3, 3) + [per_element(r"$dout \times$ mask", s, "mul"),
+                                                           per_element(r"$\times 1/6$ (PyTorch's float32 constant)",
+                                                                       s, "mul")]}
+
+
+class Hardswish(_Piecewise):
+    """x relu6(x + 3) / 6, as PyTorch's ``nn.Hardswish`` (MobileNetV3)."""
+
+    kind = "hardswish"
+    display_name = "Hardswish"
+    group = "Activation (hard swish)"
+    function = r"$x \min(\max(x + 3, 0), 6) / 6$"
+    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot "
+                     r"(x / 3 + 1/2)$ for $-3 < x < 3$, 0 below, $\frac{\partial \mathcal{L}}{\partial y}$ above.")
+    rules = {"walkthrough": ("as `exact`: 5 per element", "as `exact`: 5 per element"),
+             "exact": ("$x + 3$, 2 comparisons, $\times x$, $/ 6$ per element",
+                       "$x / 3 + 1/2$, 2 comparisons for the outer pieces, $\times dout$ per element")}
+    _forward = staticmethod(hardswish_forward)
+    _backward = staticmethod(hardswish_backward)
+
+    def exact_terms(self, input_shape):
+        s = input_shape
+        return {"forward": [per_element("$x + 3$", s, "add")] + _clamp_terms(s)
+                + [per_element(r"$\times x$", s, "mul"), per_element("$/ 6$", s, "div")],
+                "backward_input": [per_element("$x / 3$", s, "div"), per_element("$+ 1/2$", s, "add"),
+                                   _two_comparisons(r"the masks $x \le -3$ and $x \ge 3$", s),
+                                   per_element(r"$\times dout$", s, "mul")]}

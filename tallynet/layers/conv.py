@@ -1,17 +1,22 @@
-"""2-D convolution (cross-correlation, as in every deep learning library).
+"""2-D convolution (cross-correlation, as in every deep learning library), grouped and dilated.
 
-For x (N, C, H, W), filters w (F, C, kh, kw), biases b (F,), stride s and pad p::
+For x (N, C, H, W), g groups, filters w (F, C/g, kh, kw), biases b (F,), stride s,
+pad p and dilation d::
 
-    out[n, f, y, z] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, s y + i, s z + j]
+    out[n, f, y, z] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, G(f) + c, s y + d i, s z + d j]
 
-where x_pad is x with p zeros on each side of H and W, and out has shape
-(N, F, H', W') with H' = floor((H + 2p - kh) / s) + 1, W' likewise. When the
-windows do not tile the padded input, the rows and columns past the last
-window are dropped, as in PyTorch: they do not affect out and get zero gradient.
+where G(f) = (f // (F/g)) C/g is the first input channel of filter f's group (the F
+filters form g groups of F/g, each reading its own C/g input channels; g = C is a
+depthwise convolution), x_pad is x with p zeros on each side of H and W, and out has
+shape (N, F, H', W') with H' = floor((H + 2p - d (kh - 1) - 1) / s) + 1, W' likewise
+(a dilated window spans d (k - 1) + 1 pixels). When the windows do not tile the
+padded input, the rows and columns past the last window are dropped, as in PyTorch:
+they do not affect out and get zero gradient.
 
 Two implementations: ``conv_*_naive`` loops over every output element (the
 readable reference), ``conv_*_fast`` uses im2col and one matrix product (see
-:mod:`tallynet.layers.im2col` for the column layout).
+:mod:`tallynet.layers.im2col` for the column layout); with groups, that one product
+is a batched one over a (g, F/g, K/g) @ (g, K/g, M) stack (K = C kh kw, M = N H' W').
 
 Every kernel takes ``b=None`` for a convolution without bias: the bias add is
 then not executed at all (so the ``exact`` count has no bias additions) and
@@ -27,53 +32,79 @@ from ._checks import check_float_array, check_int, check_shape
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
-from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
+from .im2col import (col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
+                     window_param)
 
 __all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
            "conv_param_grads_fast"]
+
+
+def _optional_param(conv_param, key):
+    """``conv_param[key]`` as an integer >= 1, 1 when absent (groups, dilation)."""
+    return window_param(conv_param, "conv_param", key, 1) if key in conv_param else 1
+
+
+def _check_groups(C, F, groups):
+    """Groups must split both the input channels and the filters evenly."""
+    if C % groups or F % groups:
+        raise ValueError(f"groups={groups} must divide the input channels ({C}) and the filters ({F})")
 
 
 def _check_conv_args(x, w, b, conv_param):
     """Validate the forward arguments; returns ``(conv_param, H', W')`` with conv_param normalised."""
     check_float_array("x", x, ndim=4)
     check_float_array("w", w, ndim=4)
-    if w.shape[1] != x.shape[1]:
+    stride = window_param(conv_param, "conv_param", "stride", 1)
+    pad = window_param(conv_param, "conv_param", "pad", 0)
+    groups, dilation = _optional_param(conv_param, "groups"), _optional_param(conv_param, "dilation")
+    _check_groups(x.shape[1], w.shape[0], groups)
+    if w.shape[1] * groups != x.shape[1]:
         raise ValueError(
-            f"w has {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} channels (x.shape[1]); "
-            f"they must match"
+            f"w has {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} channels (x.shape[1]) in "
+            f"{groups} group(s); w.shape[1] must be x.shape[1] / groups = {x.shape[1] // groups}"
         )
     if b is not None:
         check_float_array("b", b, ndim=1)
         check_shape("b", b, (w.shape[0],))
-    stride = window_param(conv_param, "conv_param", "stride", 1)
-    pad = window_param(conv_param, "conv_param", "pad", 0)
-    out_h, out_w = output_hw("x", x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
-    return {"stride": stride, "pad": pad}, out_h, out_w
+    conv_param = {"stride": stride, "pad": pad, "groups": groups, "dilation": dilation}
+    return conv_param, *_output_size(x.shape, w, conv_param)
 
 
 def _output_size(x_shape, w, conv_param):
-    """(H', W') of a convolution recorded in a cache."""
-    return output_hw("x", x_shape[2], x_shape[3], w.shape[2], w.shape[3], conv_param["stride"], conv_param["pad"])
+    """(H', W') of a convolution (normalised conv_param, as a cache records it)."""
+    d = conv_param["dilation"]
+    return output_hw("x", x_shape[2], x_shape[3], dilated(w.shape[2], d), dilated(w.shape[3], d),
+                     conv_param["stride"], conv_param["pad"])
+
+
+def _naive_windows(x_shape, w, conv_param):
+    """Every (n, f, p, q) of the output with the input channels of f's group and the window's slices."""
+    N, C = x_shape[:2]
+    F, Cg, kh, kw = w.shape
+    Fg = F // conv_param["groups"]
+    for n, f, p, q in product(range(N), range(F), *map(range, _output_size(x_shape, w, conv_param))):
+        channels = slice(f // Fg * Cg, (f // Fg + 1) * Cg)
+        yield (n, f, p, q), (n, channels, *window_at(p, q, kh, kw, conv_param["stride"], conv_param["dilation"]))
 
 
 def conv_forward_naive(x, w, b, conv_param):
     """Reference forward pass of a convolution: one dot product per output element.
 
     - x: input of shape (N, C, H, W)
-    - w: filters of shape (F, C, kh, kw)
+    - w: filters of shape (F, C / groups, kh, kw)
     - b: biases of shape (F,), or None for no bias
-    - conv_param: ``{'stride': int >= 1, 'pad': int >= 0}`` (symmetric zero padding)
+    - conv_param: ``{'stride': int >= 1, 'pad': int >= 0}`` (symmetric zero padding), and
+      optionally ``'groups': int >= 1`` dividing C and F and ``'dilation': int >= 1`` (both 1 by default)
 
     Returns ``(out, cache)``: out of shape (N, F, H', W') (formula in the module
     docstring), in x's dtype; cache = (x, w, b, conv_param).
     """
     conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
-    N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     xp = pad_hw(x, conv_param["pad"])
-    out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
-    for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
-        rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
-        out[n, f, p, q] = np.sum(xp[n, :, rows, cols] * w[f]) + (0 if b is None else b[f])
+    out = np.empty((x.shape[0], w.shape[0], out_h, out_w), dtype=x.dtype)
+    for index, window in _naive_windows(x.shape, w, conv_param):
+        f = index[1]
+        out[index] = np.sum(xp[window] * w[f]) + (0 if b is None else b[f])
     return out, (x, w, b, conv_param)
 
 
@@ -83,36 +114,53 @@ def conv_backward_naive(dout, cache):
     - dout: upstream derivative of shape (N, F, H', W')
     - cache: (x, w, b, conv_param) from :func:`conv_forward_naive`
 
-    Returns ``(dx, dw, db)`` of shapes (N, C, H, W), (F, C, kh, kw), (F,), in the
+    Returns ``(dx, dw, db)`` of shapes (N, C, H, W), (F, C / groups, kh, kw), (F,), in the
     dtypes of x, w and b (db is None when b is None). Each output element
-    out[n, f, p, q] adds dout[n, f, p, q] * w[f] to dx under its window,
-    dout[n, f, p, q] * (x_pad under its window) to dw[f], and dout[n, f, p, q] to db[f].
+    out[n, f, p, q] adds dout[n, f, p, q] * w[f] to dx under its window (in f's group's
+    channels), dout[n, f, p, q] * (x_pad under its window) to dw[f], and dout[n, f, p, q] to db[f].
     """
     x, w, b, conv_param = cache
     N, C, H, W = x.shape
-    F, _, kh, kw = w.shape
-    out_h, out_w = _output_size(x.shape, w, conv_param)
-    check_shape("dout", dout, (N, F, out_h, out_w))
+    check_shape("dout", dout, (N, w.shape[0], *_output_size(x.shape, w, conv_param)))
     pad = conv_param["pad"]
     xp = pad_hw(x, pad)
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
     db = None if b is None else np.zeros_like(b)
-    for n, f, p, q in product(range(N), range(F), range(out_h), range(out_w)):
-        rows, cols = window_at(p, q, kh, kw, conv_param["stride"])
-        g = dout[n, f, p, q]
-        dxp[n, :, rows, cols] += g * w[f]
-        dw[f] += g * xp[n, :, rows, cols]
+    for index, window in _naive_windows(x.shape, w, conv_param):
+        f, g = index[1], dout[index]
+        dxp[window] += g * w[f]
+        dw[f] += g * xp[window]
         if db is not None:
             db[f] += g
     return dxp[:, :, pad:pad + H, pad:pad + W].copy(), dw, db
+
+
+# --- the fast kernels: im2col and one (batched) matrix product ------------------------------
+# The rows of cols are ordered (c, i, j) with c outermost, so the K / g rows of a group's
+# C / g channels are one contiguous block, and the filters of a group are one block of
+# F / g rows of w (F, K / g): the grouped convolution is the block-diagonal product
+# out_rows[group] = w_rows[group] @ cols[group], one np.matmul over the (g, ., .) stacks.
+
+def _blocks(a, groups):
+    """(g P, Q) as the stack (g, P, Q) of its g row blocks (a view)."""
+    return a.reshape(groups, a.shape[0] // groups, a.shape[1])
+
+
+def _stacked_matmul(a, b):
+    """(g, P, Q) @ (g, Q, R) -> (g, P, R). With one group this is the plain 2-D GEMM on a[0]
+    and b[0] (seed 001's path, unchanged); with more, one batched np.matmul (a BLAS GEMM per
+    group, no Python loop over the groups' data)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return np.matmul(a, b)
 
 
 def conv_forward_fast(x, w, b, conv_param):
     """Forward pass of a convolution as im2col followed by one matrix product.
 
     Same arguments and output as :func:`conv_forward_naive`:
-    out = (w.reshape(F, K) @ cols + b) reshaped to (N, F, H', W'), where
-    cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None).
+    out = (w.reshape(F, K / g) @ cols + b) reshaped to (N, F, H', W'), group by group,
+    where cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None).
     The product's (F, H' W' N) rows are the output stored channel-major, so out is
     a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
@@ -120,9 +168,9 @@ def conv_forward_fast(x, w, b, conv_param):
     the columns are all that backward needs of x.
     """
     conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
-    N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
-    cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
-    rows = w.reshape(F, -1) @ cols  # (F, H' W' N): the one GEMM
+    N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
+    cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
+    rows = _stacked_matmul(_blocks(w.reshape(F, -1), groups), _blocks(cols, groups)).reshape(F, -1)  # (F, H' W' N)
     if b is not None:
         elementwise(np.add, rows, rows, np.broadcast_to(b[:, None], rows.shape))
     return rows.reshape(F, out_h, out_w, N).transpose(3, 0, 1, 2), (x.shape, w, b, conv_param, cols)
@@ -135,25 +183,28 @@ def conv_backward_fast(dout, cache):
     - cache: (x_shape, w, b, conv_param, cols) from :func:`conv_forward_fast`
 
     With dout_rows = dout as (F, H' W' N) (columns in the order of cols; a free view
-    when dout is channel-major, a copy otherwise):
-    dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K).T
+    when dout is channel-major, a copy otherwise), group by group (one batched product):
+    dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K / g).T
     @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
     like :func:`conv_backward_naive`, dx channel-major.
     """
     x_shape, w, b, conv_param, cols = cache
     F, _, kh, kw = w.shape
+    groups = conv_param["groups"]
     dout_rows = _dout_rows(dout, cache)
-    dw = _weight_grad(dout_rows, cols, w)
-    dcols = (w.reshape(F, -1).T @ dout_rows).astype(cols.dtype, copy=False)
-    dx = col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"])
+    dw = _weight_grad(dout_rows, cols, w, groups)
+    w_rows = _blocks(w.reshape(F, -1), groups)
+    dcols = _stacked_matmul(w_rows.transpose(0, 2, 1), _blocks(dout_rows, groups)).reshape(cols.shape)
+    dx = col2im(dcols.astype(cols.dtype, copy=False), x_shape, kh, kw, conv_param["stride"], conv_param["pad"],
+                conv_param["dilation"])
     return dx, dw, _bias_grad(dout_rows, b)
 
 
 def conv_param_grads_fast(dout, cache):
     """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
-    _, w, b, _, cols = cache
+    _, w, b, conv_param, cols = cache
     dout_rows = _dout_rows(dout, cache)
-    return _weight_grad(dout_rows, cols, w), _bias_grad(dout_rows, b)
+    return _weight_grad(dout_rows, cols, w, conv_param["groups"]), _bias_grad(dout_rows, b)
 
 
 def _dout_rows(dout, cache):
@@ -163,11 +214,12 @@ def _dout_rows(dout, cache):
     return dout.transpose(1, 2, 3, 0).reshape(w.shape[0], -1)
 
 
-def _weight_grad(dout_rows, cols, w):
-    # dw = dout_rows @ cols.T, computed as (cols @ dout_rows.T).T: the same products, but
-    # OpenBLAS runs this orientation of a small (F, K) result summed over a long M 10-30 %
+def _weight_grad(dout_rows, cols, w, groups):
+    # dw = dout_rows @ cols.T per group, computed as (cols @ dout_rows.T).T: the same products,
+    # but OpenBLAS runs this orientation of a small (F, K) result summed over a long M 10-30 %
     # faster (measured, 2 cores)
-    return np.ascontiguousarray((cols @ dout_rows.T).T).reshape(w.shape).astype(w.dtype, copy=False)
+    dw_t = _stacked_matmul(_blocks(cols, groups), _blocks(dout_rows, groups).transpose(0, 2, 1))  # (g, K/g, F/g)
+    return np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(w.shape).astype(w.dtype, copy=False)
 
 
 def _bias_grad(dout_rows, b):
@@ -179,7 +231,9 @@ class Conv2d(Layer):
 
     ``bias=False`` drops the bias (then the only parameter is ``W`` and no bias
     add is executed), as in networks followed by batchnorm or in counts that
-    leave biases out.
+    leave biases out. ``groups`` splits channels and filters into that many
+    independent convolutions (``groups`` = the input channels: depthwise), W then
+    being (F, C / groups, kh, kw); ``dilation`` spaces the kernel's taps that far apart.
     """
 
     kind = "conv"
@@ -192,17 +246,21 @@ class Conv2d(Layer):
         r"$\frac{\partial \mathcal{L}}{\partial b}$ sums it over $N, H_{out}, W_{out}$; "
         r"$\frac{\partial \mathcal{L}}{\partial x}$ is the full convolution of the upstream gradient with the "
         r"filters (in tallynet: $W^T \cdot dout$ on the im2col columns, then col2im).")
-    rules = {"walkthrough": ("$2 C_{in} k_h k_w$ per output (bias not counted)",
+    rules = {"walkthrough": ("$2 (C_{in} / g) k_h k_w$ per output (bias not counted)",
                              "twice the forward: input and weight gradients"),
-             "exact": ("im2col GEMM: $C_{in} k_h k_w$ mul and $C_{in} k_h k_w - 1$ add per output, 1 bias add",
-                       "two GEMMs, col2im additions, the bias sum")}
+             "exact": ("im2col GEMM: $(C_{in} / g) k_h k_w$ mul and $(C_{in} / g) k_h k_w - 1$ add per output, "
+                       "1 bias add", "two GEMMs, col2im additions, the bias sum")}
 
-    def __init__(self, filters, kernel, stride=1, pad=0, bias=True, name=None):
+    def __init__(self, filters, kernel, stride=1, pad=0, bias=True, groups=1, dilation=1, name=None):
         super().__init__(name)
         self.filters = check_int("filters", filters, 1)
         self.kh, self.kw = kernel_pair("kernel", kernel)
         self.stride = check_int("stride", stride, 1)
         self.pad = check_int("pad", pad, 0)
+        self.groups = check_int("groups", groups, 1)
+        if self.filters % self.groups:
+            raise ValueError(f"groups={self.groups} must divide filters ({self.filters})")
+        self.dilation = check_int("dilation", dilation, 1)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias
@@ -210,22 +268,25 @@ class Conv2d(Layer):
 
     @property
     def conv_param(self):
-        return {"stride": self.stride, "pad": self.pad}
+        return {"stride": self.stride, "pad": self.pad, "groups": self.groups, "dilation": self.dilation}
 
     def output_shape(self, input_shape):
-        N, _, H, W = image_shape(self.kind, input_shape)
-        out_h, out_w = output_hw("input", H, W, self.kh, self.kw, self.stride, self.pad)
+        N, C, H, W = image_shape(self.kind, input_shape)
+        _check_groups(C, self.filters, self.groups)
+        d = self.dilation
+        out_h, out_w = output_hw("input", H, W, dilated(self.kh, d), dilated(self.kw, d), self.stride, self.pad)
         return (N, self.filters, out_h, out_w)
 
     def param_shapes(self, input_shape):
         C = image_shape(self.kind, input_shape)[1]
-        shapes = {"W": (self.filters, C, self.kh, self.kw), "b": (self.filters,)}
+        _check_groups(C, self.filters, self.groups)
+        shapes = {"W": (self.filters, C // self.groups, self.kh, self.kw), "b": (self.filters,)}
         return {k: shapes[k] for k in self.param_names}
 
     def init_params(self, input_shape, rng, weight_scale, dtype):
         shapes = self.param_shapes(input_shape)
-        C = shapes["W"][1]
-        params = {"W": he_or_scaled_normal(rng, shapes["W"], C * self.kh * self.kw, weight_scale, dtype)}
+        Cg = shapes["W"][1]  # a filter's fan-in is its group's channels
+        params = {"W": he_or_scaled_normal(rng, shapes["W"], Cg * self.kh * self.kw, weight_scale, dtype)}
         if self.bias:
             params["b"] = np.zeros(shapes["b"], dtype=dtype)
         return params
@@ -243,54 +304,65 @@ class Conv2d(Layer):
 
     # --- cost, from shapes alone -------------------------------------------------------
     def _gemm_sizes(self, input_shape):
-        """``(F, K, M)`` of the forward GEMM w.reshape(F, K) @ cols (K, M): K = C kh kw, M = N H' W'."""
+        """``(F, K, M, g)`` of the forward GEMM: w.reshape(F, K / g) @ cols (K, M), group by group,
+        K = C kh kw, M = N H' W'; each output is a dot product of length K / g."""
         N, C = image_shape(self.kind, input_shape)[:2]
         _, F, out_h, out_w = self.output_shape(input_shape)
-        return F, C * self.kh * self.kw, N * out_h * out_w
+        return F, C * self.kh * self.kw, N * out_h * out_w, self.groups
 
     def _sizes(self, input_shape):
         N, C = image_shape(self.kind, input_shape)[:2]
         _, F, out_h, out_w = self.output_shape(input_shape)
         return N, C, F, out_h, out_w
 
+    def _group_symbols(self):
+        """How the terms write a group's sizes: C_in k_h k_w, or (C_in / g) k_h k_w with groups."""
+        return (r"C_{in}", r"C_{out}") if self.groups == 1 else (r"(C_{in} / g)", r"(C_{out} / g)")
+
     def exact_terms(self, input_shape):
-        # the fast kernels above, line by line
+        # the fast kernels above, line by line; Kg = K / g is a filter's fan-in (its dot products' length)
         N, C, F, Ho, Wo = self._sizes(input_shape)
-        F, K, M = self._gemm_sizes(input_shape)
+        F, K, M, g = self._gemm_sizes(input_shape)
+        Kg, Fg = K // g, F // g
+        cin, cout = self._group_symbols()
+        fan_in = cin + " k_h k_w"
         out, cols = r"N \times C_{out} \times H_{out} \times W_{out}", r"(C_{in} k_h k_w) \times (N H_{out} W_{out})"
-        # w (F, K) @ cols (K, M), then one bias add per output
-        forward = [term("multiplications, $C_{in} k_h k_w$ per output (each output is one dot product)",
-                        out + r" \times (C_{in} k_h k_w)", (N, F, Ho, Wo, K), "mul"),
-                   term("additions inside the dot products, $C_{in} k_h k_w - 1$ per output",
-                        out + r" \times (C_{in} k_h k_w - 1)", (N, F, Ho, Wo, K - 1), "add")]
-        # dw = dout_rows (F, M) @ cols.T (M, K); db = dout summed over its M = N H' W' positions
-        backward_params = [term(r"$dW = dout \cdot cols^T$, multiplications", r"C_{out} \times " + cols, (F, K, M),
-                                "mul"),
-                           term("additions", r"C_{out} \times (C_{in} k_h k_w) \times (N H_{out} W_{out} - 1)",
-                                (F, K, M - 1), "add")]
+        # w (F, K/g) @ cols (K, M) group by group, then one bias add per output
+        forward = [term(f"multiplications, ${fan_in}$ per output (each output is one dot product)",
+                        out + rf" \times ({fan_in})", (N, F, Ho, Wo, Kg), "mul"),
+                   term(f"additions inside the dot products, ${fan_in} - 1$ per output",
+                        out + rf" \times ({fan_in} - 1)", (N, F, Ho, Wo, Kg - 1), "add")]
+        # dw = dout_rows (F/g, M) @ cols.T (M, K/g) per group; db = dout summed over its M = N H' W' positions
+        backward_params = [term(r"$dW = dout \cdot cols^T$, multiplications",
+                                rf"C_{{out}} \times ({fan_in}) \times (N H_{{out}} W_{{out}})", (F, Kg, M), "mul"),
+                           term("additions", rf"C_{{out}} \times ({fan_in}) \times (N H_{{out}} W_{{out}} - 1)",
+                                (F, Kg, M - 1), "add")]
         if self.bias:
             forward.append(term("bias additions, 1 per output", out, (N, F, Ho, Wo), "add"))
             backward_params.append(term("$db$: sum of dout over $N, H_{out}, W_{out}$",
                                         r"C_{out} \times (N H_{out} W_{out} - 1)", (F, M - 1), "add"))
-        # dcols = w.T (K, F) @ dout_rows (F, M); col2im adds each of the K M entries of dcols into dx
+        # dcols = w.T (K/g, F/g) @ dout_rows (F/g, M) per group: each entry a dot product of
+        # length F/g; col2im adds each of the K M entries of dcols into dx
         return {"forward": forward,
                 "backward_input": [
-                    term(r"$dcols = W^T \cdot dout$, multiplications", cols + r" \times C_{out}", (K, M, F), "mul"),
-                    term("additions", cols + r" \times (C_{out} - 1)", (K, M, F - 1), "add"),
+                    term(r"$dcols = W^T \cdot dout$, multiplications", cols + rf" \times {cout}", (K, M, Fg), "mul"),
+                    term("additions", cols + rf" \times ({cout} - 1)", (K, M, Fg - 1), "add"),
                     term("col2im, each column entry added into dx", cols, (K, M), "add")],
                 "backward_params": backward_params}
 
     def walkthrough_terms(self, input_shape):
-        # Seed 001: 2 C kh kw per output (a multiply and an add per weight; the bias add is
+        # Seed 001: 2 (C / g) kh kw per output (a multiply and an add per weight; the bias add is
         # not counted); backward twice the forward, once for dx and once for dW (db not counted).
         N, C, F, Ho, Wo = self._sizes(input_shape)
-        K = C * self.kh * self.kw
-        product = Ops(mul=N * F * Ho * Wo * K, add=N * F * Ho * Wo * K)
-        symbol = r"N \times H_{out} \times W_{out} \times C_{out} \times (2 \times C_{in} \times k_h \times k_w)"
-        factors = (N, Ho, Wo, F, 2 * K)
-        per_output = (f"For each output position, $C_{{in}} \\times k_h \\times k_w = {C} \\times {self.kh} \\times "
-                      f"{self.kw} = {K}$ multiplications and {K} additions (accumulation; the bias addition is not "
-                      f"counted): $2 \\times {K} = {2 * K}$ per output")
+        Kg = C // self.groups * self.kh * self.kw
+        cin = self._group_symbols()[0]
+        product = Ops(mul=N * F * Ho * Wo * Kg, add=N * F * Ho * Wo * Kg)
+        symbol = rf"N \times H_{{out}} \times W_{{out}} \times C_{{out}} \times (2 \times {cin} \times k_h \times k_w)"
+        factors = (N, Ho, Wo, F, 2 * Kg)
+        channels = f"{C}" if self.groups == 1 else f"({C} / {self.groups})"
+        per_output = (f"For each output position, ${cin} \\times k_h \\times k_w = {channels} \\times {self.kh} "
+                      f"\\times {self.kw} = {Kg}$ multiplications and {Kg} additions (accumulation; the bias addition "
+                      f"is not counted): $2 \\times {Kg} = {2 * Kg}$ per output")
         return {"forward": [term(per_output, symbol, factors, product)],
                 "backward_input": [term("input gradient (a full convolution of dout with the filters, as the forward)",
                                         symbol, factors, product)],
@@ -298,19 +370,22 @@ class Conv2d(Layer):
                                          symbol, factors, product)]}
 
     def mac_terms(self, input_shape):
+        # N F H' W' (C / g) kh kw: what torchvision's published GFLOPS and fvcore count
         N, C, F, Ho, Wo = self._sizes(input_shape)
+        cin = self._group_symbols()[0]
         return [term("a multiply-accumulate per weight and output",
-                     r"N \times C_{out} \times H_{out} \times W_{out} \times C_{in} \times k_h \times k_w",
-                     (N, F, Ho, Wo, C * self.kh * self.kw), "mac")]
+                     rf"N \times C_{{out}} \times H_{{out}} \times W_{{out}} \times {cin} \times k_h \times k_w",
+                     (N, F, Ho, Wo, C // self.groups * self.kh * self.kw), "mac")]
 
     def cache_bytes(self, input_shape, itemsize):
         # the im2col columns (K, M), kept as backward's stand-in for x
-        _, K, M = self._gemm_sizes(input_shape)
+        _, K, M, _ = self._gemm_sizes(input_shape)
         return K * M * itemsize
 
     def footprint(self, input_shape, itemsize):
         N, C, H, W = image_shape(self.kind, input_shape)
-        F, K, M = self._gemm_sizes(input_shape)
+        F, K, M, g = self._gemm_sizes(input_shape)
+        weights = F * K // g
         # im2col copies x into a padded channels-first buffer, col2im accumulates in one
         # (with or without padding); dx is a view of it
         padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
@@ -319,32 +394,48 @@ class Conv2d(Layer):
         forward = K * M + max(padded, F * M)
         # backward: dout is channel-major, so (F, H' W' N) is a view of it; dW, dcols (K, M)
         # and col2im's padded buffer; db
-        backward = F * K + K * M + padded + (F if self.bias else 0)
-        # without dx: the (K, F) product beside its (F, K) copy, dW
+        backward = weights + K * M + padded + (F if self.bias else 0)
+        # without dx: the (K/g, F/g) products beside their (F/g, K/g) copy, dW
         return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize,
-                         param_backward_peak=2 * F * K * itemsize)
+                         param_backward_peak=2 * weights * itemsize)
 
     # --- the walkthrough's prose ----------------------------------------------------------
+    def _extras(self):
+        """The non-default groups and dilation, as ``describe`` and ``config`` name them."""
+        return {k: v for k, v in (("groups", self.groups), ("dilation", self.dilation)) if v != 1}
+
     def describe(self, input_shape):
         C = image_shape(self.kind, input_shape)[1]
+        extras = "".join(f", {k[0]}={v}" for k, v in self._extras().items())
         return (f"Conv({C}→{self.filters}, k={fmt_kernel(self.kh, self.kw)}, s={self.stride}, p={self.pad}"
-                f"{'' if self.bias else ', no bias'})")
+                f"{extras}{'' if self.bias else ', no bias'})")
 
     def given_lines(self, input_shape):
+        extras = []
+        if self.groups != 1:
+            extras.append(f"- **Groups**: $g = {self.groups}$ (each filter reads $C_{{in}} / g$ channels)")
+        if self.dilation != 1:
+            extras.append(f"- **Dilation**: $d = {self.dilation}$ (a window spans $d (k - 1) + 1$ pixels)")
         return ([f"- **Filters**: $\\textcolor{{green}}{{C_{{out}}}} = {self.filters}$"]
-                + window_given(self.kh, self.kw, self.stride, self.pad)
+                + window_given(self.kh, self.kw, self.stride, self.pad) + extras
                 + [f"- **Bias**: {'yes' if self.bias else 'no (bias=False)'}"])
 
     def dims_lines(self, input_shape):
-        return window_dims(input_shape, self.output_shape(input_shape), self.kh, self.kw, self.stride, self.pad)
+        # a dilated window enters the output-size formula with its span d (k - 1) + 1
+        d = self.dilation
+        return window_dims(input_shape, self.output_shape(input_shape), dilated(self.kh, d), dilated(self.kw, d),
+                           self.stride, self.pad)
 
     def param_lines(self, input_shape, itemsize):
         C, F, kh, kw = image_shape(self.kind, input_shape)[1], self.filters, self.kh, self.kw
-        weights = F * C * kh * kw
+        Cg = C // self.groups
+        weights = F * Cg * kh * kw
         total = weights + (F if self.bias else 0)
-        lines = [f"- **Weights**: $\\textcolor{{green}}{{C_{{out}}}} \\times \\textcolor{{blue}}{{C_{{in}}}} \\times "
-                 f"\\textcolor{{purple}}{{k_h}} \\times \\textcolor{{purple}}{{k_w}} = {F} \\times {C} \\times {kh} "
-                 f"\\times {kw} = {_n(weights)}$"]
+        cin = r"\textcolor{blue}{C_{in}}" + ("" if self.groups == 1 else " / g")
+        channels = f"{C}" if self.groups == 1 else f"({C} / {self.groups})"
+        lines = [f"- **Weights**: $\\textcolor{{green}}{{C_{{out}}}} \\times {cin} \\times "
+                 f"\\textcolor{{purple}}{{k_h}} \\times \\textcolor{{purple}}{{k_w}} = {F} \\times {channels} \\times "
+                 f"{kh} \\times {kw} = {_n(weights)}$"]
         if self.bias:
             lines.append(f"- **Bias**: $\\textcolor{{green}}{{C_{{out}}}} = {F}$")
             total_text = f"${_n(weights)} + {F} = {_n(total)}$"
@@ -355,7 +446,7 @@ class Conv2d(Layer):
 
     def to_torch(self, input_shape, params, nn):
         m = nn.Conv2d(input_shape[1], self.filters, (self.kh, self.kw), stride=self.stride, padding=self.pad,
-                      bias=self.bias)
+                      dilation=self.dilation, groups=self.groups, bias=self.bias)
         m.weight.data = params["W"]
         if self.bias:
             m.bias.data = params["b"]
@@ -363,7 +454,7 @@ class Conv2d(Layer):
 
     def config(self):
         config = {"filters": self.filters, "kernel": kernel_spec(self.kh, self.kw),
-                  "stride": self.stride, "pad": self.pad}
+                  "stride": self.stride, "pad": self.pad, **self._extras()}
         if not self.bias:
             config["bias"] = False
         return config

@@ -95,9 +95,16 @@ def channel_major(shape, dtype):
     return np.empty((C, H, W, N), dtype=dtype).transpose(3, 0, 1, 2)
 
 
-def window_at(p, q, kh, kw, stride):
-    """The (row, column) slices of the (padded) input under the window of output (p, q)."""
-    return slice(p * stride, p * stride + kh), slice(q * stride, q * stride + kw)
+def window_at(p, q, kh, kw, stride, dilation=1):
+    """The (row, column) slices of the (padded) input under the window of output (p, q):
+    kernel element i of output row p reads row stride p + dilation i."""
+    span_h, span_w = dilated(kh, dilation), dilated(kw, dilation)
+    return (slice(p * stride, p * stride + span_h, dilation), slice(q * stride, q * stride + span_w, dilation))
+
+
+def dilated(k, dilation):
+    """The span of a k-tap window with ``dilation - 1`` holes between taps: dilation (k - 1) + 1."""
+    return dilation * (k - 1) + 1
 
 
 def image_shape(kind, input_shape):
@@ -107,45 +114,62 @@ def image_shape(kind, input_shape):
     return tuple(input_shape)
 
 
-def _offset_slices(kh, kw, stride, out_h, out_w):
+def _offset_slices(kh, kw, stride, out_h, out_w, dilation=1):
     """For each kernel offset (i, j), the slices of the padded input that it touches.
 
     Offset (i, j) of the window at output (p, q) reads padded pixel
-    (i + stride p, j + stride q), so over all outputs it reads one strided slice.
+    (dilation i + stride p, dilation j + stride q), so over all outputs it reads one strided slice.
     """
     for i in range(kh):
         for j in range(kw):
-            yield i, j, slice(i, i + stride * (out_h - 1) + 1, stride), slice(j, j + stride * (out_w - 1) + 1, stride)
+            r, c = dilation * i, dilation * j
+            yield i, j, slice(r, r + stride * (out_h - 1) + 1, stride), slice(c, c + stride * (out_w - 1) + 1, stride)
 
 
-def im2col(x, kh, kw, stride, pad):
+def window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw):
+    """``(H', W', padded height, padded width)``: H' W' as given (pooling's ceil mode) or from
+    the floor formula; the padded buffer is H + 2 pad high, or higher when the last window of
+    an out_hw runs past the bottom padding (likewise for the width)."""
+    span_h, span_w = dilated(kh, dilation), dilated(kw, dilation)
+    out_h, out_w = out_hw if out_hw is not None else output_hw("x", H, W, span_h, span_w, stride, pad)
+    return (out_h, out_w, max(H + 2 * pad, (out_h - 1) * stride + span_h),
+            max(W + 2 * pad, (out_w - 1) * stride + span_w))
+
+
+def im2col(x, kh, kw, stride, pad, dilation=1, fill=0, out_hw=None):
     """Unfold the ``kh x kw`` windows of ``x`` into columns.
 
-    - x: (N, C, H, W), any memory layout; stride, pad: ints (pad zeros on each side of H and W)
+    - x: (N, C, H, W), any memory layout; stride, pad: ints (pad zeros on each side of H and W);
+      dilation: int >= 1, the step between a window's taps (1: adjacent)
+    - fill: the padding's value (max pooling pads with -inf); out_hw: (H', W') when not the
+      floor formula's (pooling's ceil mode: the last windows may run past the padding, into more fill)
 
     Returns ``cols`` of shape (C * kh * kw, H' * W' * N) with
-    cols[(c, i, j), (p, q, n)] = x_padded[n, c, stride p + i, stride q + j]
-    (see the module docstring for the layout). Costs kh * kw slice copies.
+    cols[(c, i, j), (p, q, n)] = x_padded[n, c, stride p + dilation i, stride q + dilation j]
+    (see the module docstring for the layout), H' and W' those of a window of span
+    dilation (k - 1) + 1. Costs kh * kw slice copies, whatever the dilation.
     """
     N, C, H, W = x.shape
     check_int("pad", pad, 0)
     check_int("stride", stride, 1)
-    out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
-    xp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
+    check_int("dilation", dilation, 1)
+    out_h, out_w, Hp, Wp = window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw)
+    xp = np.zeros((C, Hp, Wp, N), dtype=x.dtype) if fill == 0 else np.full((C, Hp, Wp, N), fill, dtype=x.dtype)
     cols = np.empty((C, kh, kw, out_h, out_w, N), dtype=x.dtype)
 
     def channels(s):
         xp[s, pad:pad + H, pad:pad + W] = x[:, s].transpose(1, 2, 3, 0)
-        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
+        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w, dilation):
             cols[s, i, j] = xp[s, rows, columns]
     split(channels, C, x, cols)
     return cols.reshape(C * kh * kw, out_h * out_w * N)
 
 
-def col2im(cols, x_shape, kh, kw, stride, pad):
+def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1, out_hw=None):
     """Adjoint of :func:`im2col`: scatter-add columns back onto the input.
 
-    - cols: (C * kh * kw, H' * W' * N), laid out as :func:`im2col` returns
+    - cols: (C * kh * kw, H' * W' * N), laid out as :func:`im2col` returns (with the same
+      kh, kw, stride, pad, dilation and out_hw)
     - x_shape: (N, C, H, W) of the original, unpadded input
 
     Returns dx of shape ``x_shape`` and the dtype of ``cols``:
@@ -155,12 +179,12 @@ def col2im(cols, x_shape, kh, kw, stride, pad):
     a channel-major view of that buffer's interior, with no copy.
     """
     N, C, H, W = x_shape
-    out_h, out_w = output_hw("x", H, W, kh, kw, stride, pad)
+    out_h, out_w, Hp, Wp = window_geometry(H, W, kh, kw, stride, pad, dilation, out_hw)
     blocks = cols.reshape(C, kh, kw, out_h, out_w, N)
-    dxp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
+    dxp = np.zeros((C, Hp, Wp, N), dtype=cols.dtype)
 
     def channels(s):
-        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w):
+        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w, dilation):
             dxp[s, rows, columns] += blocks[s, i, j]
     split(channels, C, cols)
     return dxp[:, pad:pad + H, pad:pad + W].transpose(3, 0, 1, 2)

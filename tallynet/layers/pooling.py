@@ -1,10 +1,18 @@
-"""Pooling: max pooling (naive and fast), average pooling, global average pooling.
+"""Pooling: max pooling (naive and fast) and average pooling over sliding windows (global and
+adaptive average pooling are in :mod:`.adaptive_pooling`, and importable from here too).
 
 A pooling window of ``pool_height x pool_width`` slides over each channel of
-x (N, C, H, W) with step ``stride`` and no padding; the output has shape
-(N, C, H', W') with H' = floor((H - pool_height) / stride) + 1, W' likewise.
-As in PyTorch, rows and columns past the last full window are dropped: they do
-not affect the output and get zero gradient.
+x (N, C, H, W) with step ``stride`` and ``pad`` (default 0) on each side; the output
+has shape (N, C, H', W') with H' = floor((H + 2 pad - pool_height) / stride) + 1, W'
+likewise. As in PyTorch, rows and columns past the last full window are dropped:
+they do not affect the output and get zero gradient. With ``ceil_mode`` the floor
+is a ceiling (a last, partial window is kept), except that a window starting in the
+right or bottom padding is dropped: H' = ceil(...) + 1, less 1 when (H' - 1) stride >= H + pad.
+
+Padding is PyTorch's: max pooling pads with -inf (padding never wins), average
+pooling with zeros that count in the divisor (``count_include_pad=True``), and a
+window of ceil mode running past the padded input divides by the elements it has
+inside input and padding only.
 
 Tie rule of max pooling (every implementation here): the gradient of a window
 goes to its FIRST maximal element in row-major order (smallest row, then
@@ -18,28 +26,65 @@ from itertools import product
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_float_array, check_int, check_shape
-from ._text import elements, fmt_kernel, per_element, window_dims, window_given
+from ._checks import check_float_array, check_int, check_shape, window_output_size
+from ._text import elements, fmt_kernel, per_axis, per_element, window_dims, window_given
 from ._threads import split
+from .adaptive_pooling import GlobalAvgPool, global_avg_pool_backward, global_avg_pool_forward  # noqa: F401
 from .base import Footprint, Layer, no_bytes, no_macs
-from .im2col import channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
+from .im2col import (channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_geometry,
+                     window_param)
 
-__all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool", "max_pool_forward_naive", "max_pool_backward_naive",
-           "max_pool_forward_fast", "max_pool_backward_fast", "avg_pool_forward", "avg_pool_backward",
-           "global_avg_pool_forward", "global_avg_pool_backward"]
+__all__ = ["MaxPool2d", "AvgPool2d", "max_pool_forward_naive", "max_pool_backward_naive",
+           "max_pool_forward_fast", "max_pool_backward_fast", "avg_pool_forward", "avg_pool_backward"]
 
 
 def _check_pool_args(x, pool_param):
-    """Validate x and pool_param; returns ``(pool_param, H', W')`` with pool_param normalised."""
+    """Validate x and pool_param; returns ``(pool_param, H', W')`` with pool_param normalised
+    (``pad`` 0 and ``ceil_mode`` False when absent)."""
     check_float_array("x", x, ndim=4)
-    pool_param = {key: window_param(pool_param, "pool_param", key, 1)
-                  for key in ("pool_height", "pool_width", "stride")}
-    return pool_param, *_output_size(x.shape, pool_param)
+    checked = {key: window_param(pool_param, "pool_param", key, 1) for key in ("pool_height", "pool_width", "stride")}
+    checked["pad"] = window_param(pool_param, "pool_param", "pad", 0) if "pad" in pool_param else 0
+    checked["ceil_mode"] = _check_ceil_mode(pool_param.get("ceil_mode", False))
+    return checked, *_output_size(x.shape, checked)
 
 
-def _output_size(x_shape, pool_param):
-    return output_hw("x", x_shape[2], x_shape[3], pool_param["pool_height"], pool_param["pool_width"],
-                     pool_param["stride"], 0)
+def _check_ceil_mode(ceil_mode):
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    return ceil_mode
+
+
+def pool_output_size(name, size, kernel, stride, pad, ceil_mode):
+    """PyTorch's pooling output length: floor((size + 2 pad - kernel) / stride) + 1, or with
+    ``ceil_mode`` the ceiling, less the last window when it would start in the right padding.
+    A pad above half the kernel is refused, as in PyTorch (a window could then see padding only)."""
+    if 2 * pad > kernel:
+        raise ValueError(f"{name}: pad ({pad}) must be at most half the kernel ({kernel})")
+    out = window_output_size(name, size, kernel, stride, pad)
+    if ceil_mode:
+        out = -(-(size + 2 * pad - kernel) // stride) + 1
+        if (out - 1) * stride >= size + pad:
+            out -= 1
+    return out
+
+
+def _output_size(x_shape, pool_param, name="x"):
+    return tuple(pool_output_size(f"{name} {axis}", size, k, pool_param["stride"], pool_param["pad"],
+                                  pool_param["ceil_mode"])
+                 for axis, size, k in (("height", x_shape[2], pool_param["pool_height"]),
+                                       ("width", x_shape[3], pool_param["pool_width"])))
+
+
+def _padded(x, pool_param, fill):
+    """x (N, C, H, W) in a buffer filled with ``fill`` around it: pad on each side, and more at
+    the bottom and right where ceil mode's last windows run past the padding (the naive kernels')."""
+    N, C, H, W = x.shape
+    pad = pool_param["pad"]
+    *_, Hp, Wp = window_geometry(H, W, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"],
+                                 pad, 1, _output_size(x.shape, pool_param))
+    xp = np.full((N, C, Hp, Wp), fill, dtype=x.dtype)
+    xp[:, :, pad:pad + H, pad:pad + W] = x
+    return xp
 
 
 # --- max pooling, naive -------------------------------------------------------
@@ -55,10 +100,11 @@ def max_pool_forward_naive(x, pool_param):
     """
     pool_param, out_h, out_w = _check_pool_args(x, pool_param)
     N, C = x.shape[:2]
+    xp = _padded(x, pool_param, -np.inf)
     out = np.empty((N, C, out_h, out_w), dtype=x.dtype)
     for n, c, p, q in product(range(N), range(C), range(out_h), range(out_w)):
         rows, cols = window_at(p, q, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
-        out[n, c, p, q] = x[n, c, rows, cols].max()
+        out[n, c, p, q] = xp[n, c, rows, cols].max()
     return out, (x, pool_param)
 
 
@@ -75,13 +121,15 @@ def max_pool_backward_naive(dout, cache):
     N, C = x.shape[:2]
     out_h, out_w = _output_size(x.shape, pool_param)
     check_shape("dout", dout, (N, C, out_h, out_w))
-    dx = np.zeros_like(x)
+    xp = _padded(x, pool_param, -np.inf)
+    dxp = np.zeros_like(xp)
     for n, c, p, q in product(range(N), range(C), range(out_h), range(out_w)):
         rows, cols = window_at(p, q, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
-        window = x[n, c, rows, cols]
+        window = xp[n, c, rows, cols]
         i, j = np.unravel_index(np.argmax(window), window.shape)  # first maximum, row-major
-        dx[n, c, rows.start + i, cols.start + j] += dout[n, c, p, q]
-    return dx
+        dxp[n, c, rows.start + i, cols.start + j] += dout[n, c, p, q]
+    pad, (H, W) = pool_param["pad"], x.shape[2:]
+    return dxp[:, :, pad:pad + H, pad:pad + W].copy()
 
 
 # --- the two fast paths: tiles and columns ---------------------------------------------
@@ -94,8 +142,9 @@ def max_pool_backward_naive(dout, cache):
 
 def _uses_tiles(x_shape, pool_param):
     """Whether the windows tile x exactly: disjoint, square, and covering H and W."""
+    # (ceil mode changes nothing then: the windows divide H and W exactly)
     ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    return ph == pw == s and x_shape[2] % ph == 0 and x_shape[3] % pw == 0
+    return ph == pw == s and x_shape[2] % ph == 0 and x_shape[3] % pw == 0 and pool_param["pad"] == 0
 
 
 def _tile_views(a, ph, pw):
@@ -103,16 +152,19 @@ def _tile_views(a, ph, pw):
     return [a[:, :, i::ph, j::pw] for i in range(ph) for j in range(pw)]
 
 
-def _window_columns(x, pool_param):
-    """The pooling windows of x (N, C, H, W) as im2col columns, one block per channel: (C, k, H' W' N)."""
+def _window_columns(x, pool_param, fill=0):
+    """The pooling windows of x (N, C, H, W) as im2col columns, one block per channel: (C, k, H' W' N);
+    padding (and ceil mode's overhang) holds ``fill``."""
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    return im2col(x, ph, pw, pool_param["stride"], 0).reshape(x.shape[1], ph * pw, -1)
+    return im2col(x, ph, pw, pool_param["stride"], pool_param["pad"], fill=fill,
+                  out_hw=_output_size(x.shape, pool_param)).reshape(x.shape[1], ph * pw, -1)
 
 
 def _columns_to_input(dcols, x_shape, pool_param):
     """Adjoint of :func:`_window_columns`: dx (channel-major) from (C, k, H' W' N) column gradients."""
     return col2im(dcols.reshape(-1, dcols.shape[2]), x_shape, pool_param["pool_height"],
-                  pool_param["pool_width"], pool_param["stride"], 0)
+                  pool_param["pool_width"], pool_param["stride"], pool_param["pad"],
+                  out_hw=_output_size(x_shape, pool_param))
 
 
 def _rows_as_output(rows, out_shape):
@@ -152,7 +204,8 @@ def max_pool_forward_fast(x, pool_param):
                 np.maximum(out[:, s], view[:, s], out=out[:, s])
         split(channels, x.shape[1], x, out)
         return out, ("tiles", x, out, pool_param)
-    cols = _window_columns(x, pool_param)
+    padded = pool_param["pad"] or pool_param["ceil_mode"]  # -inf padding never wins a window
+    cols = _window_columns(x, pool_param, -np.inf if padded else 0)
     argmax = cols.argmax(axis=1)
     out = _rows_as_output(np.take_along_axis(cols, argmax[:, None], axis=1)[:, 0], (x.shape[0], x.shape[1], out_h, out_w))
     return out, ("columns", x.shape, x.dtype, pool_param, argmax)
@@ -225,8 +278,35 @@ def avg_pool_forward(x, pool_param):
             out += view
         out /= ph * pw
         return out, ("tiles", x.shape, x.dtype, pool_param)
-    out = _rows_as_output(_window_columns(x, pool_param).mean(axis=1), (x.shape[0], x.shape[1], out_h, out_w))
-    return out, ("columns", x.shape, x.dtype, pool_param)
+    divisors = _divisors(x.shape, pool_param, x.dtype)
+    if divisors is None:
+        rows = _window_columns(x, pool_param).mean(axis=1)
+    else:
+        rows = _window_columns(x, pool_param).sum(axis=1)
+        _per_window(rows, out_h, out_w)[...] /= divisors
+    return _rows_as_output(rows, (x.shape[0], x.shape[1], out_h, out_w)), ("columns", x.shape, x.dtype, pool_param)
+
+
+def _divisors(x_shape, pool_param, dtype):
+    """The divisor of each window, (H', W', 1) to broadcast over (C, H', W', N), when not every
+    window has kh kw elements inside input and padding (ceil mode's last ones); else None.
+
+    PyTorch's count: a window starting at s p - pad covers min(kh, H + 2 pad - s p) rows of the
+    padded input (and likewise columns); the product is its divisor."""
+    if not pool_param["ceil_mode"]:
+        return None  # the floor formula's windows all lie inside input and padding
+    out_h, out_w = _output_size(x_shape, pool_param)
+    s, span = pool_param["stride"], (x_shape[2] + 2 * pool_param["pad"], x_shape[3] + 2 * pool_param["pad"])
+    rows = np.minimum(pool_param["pool_height"], span[0] - s * np.arange(out_h))
+    cols = np.minimum(pool_param["pool_width"], span[1] - s * np.arange(out_w))
+    if rows.min() == pool_param["pool_height"] and cols.min() == pool_param["pool_width"]:
+        return None
+    return (rows[:, None] * cols[None, :])[:, :, None].astype(dtype)
+
+
+def _per_window(rows, out_h, out_w):
+    """(C, H' W' N) rows as (C, H', W', N) (a view)."""
+    return rows.reshape(rows.shape[0], out_h, out_w, -1)
 
 
 def avg_pool_backward(dout, cache):
@@ -239,34 +319,24 @@ def avg_pool_backward(dout, cache):
     method, x_shape, dtype, pool_param = cache
     _check_dout(dout, x_shape, pool_param)
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    divisors = _divisors(x_shape, pool_param, dtype)
+    if divisors is not None:
+        rows = (_per_window(_output_as_rows(dout), *dout.shape[2:]) / divisors).reshape(x_shape[1], -1)
+        return _spread_over_windows(rows, x_shape, pool_param)
     share = (dout / (ph * pw)).astype(dtype, copy=False)
     if method == "tiles":
         dx = channel_major(x_shape, dtype)
         for view in _tile_views(dx, ph, pw):
             view[...] = share
         return dx
-    rows = _output_as_rows(share)
+    return _spread_over_windows(_output_as_rows(share), x_shape, pool_param)
+
+
+def _spread_over_windows(rows, x_shape, pool_param):
+    """dx from each window's gradient share (C, H' W' N): copied to its k elements, col2im adds."""
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     return _columns_to_input(np.broadcast_to(rows[:, None], (rows.shape[0], ph * pw, rows.shape[1])), x_shape,
                              pool_param)
-
-
-def global_avg_pool_forward(x):
-    """Global average pooling: (N, C, H, W) -> (N, C), out[n, c] = mean of x[n, c] over H and W.
-
-    Returns ``(out, cache)`` in x's dtype; cache = (x.shape, x.dtype).
-    """
-    check_float_array("x", x, ndim=4)
-    return x.mean(axis=(2, 3)), (x.shape, x.dtype)
-
-
-def global_avg_pool_backward(dout, cache):
-    """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W),
-    channel-major (see :mod:`tallynet.layers.im2col`)."""
-    x_shape, dtype = cache
-    check_shape("dout", dout, x_shape[:2])
-    dx = channel_major(x_shape, dtype)
-    dx[...] = (dout / (x_shape[2] * x_shape[3]))[:, :, None, None]
-    return dx
 
 
 # --- layers -----------------------------------------------------------------------
@@ -274,9 +344,10 @@ _WINDOWS = r"N \times C \times H_{out} \times W_{out}"
 
 
 class _Pool2d(Layer):
-    """A ``kernel`` (int or (kh, kw)) window pooling with step ``stride`` (default: the kernel)."""
+    """A ``kernel`` (int or (kh, kw)) window pooling with step ``stride`` (default: the kernel),
+    ``pad`` on each side (at most half the kernel) and PyTorch's ``ceil_mode``."""
 
-    def __init__(self, kernel, stride=None, name=None):
+    def __init__(self, kernel, stride=None, pad=0, ceil_mode=False, name=None):
         super().__init__(name)
         self.kh, self.kw = kernel_pair("kernel", kernel)
         if stride is None:
@@ -284,14 +355,26 @@ class _Pool2d(Layer):
                 raise ValueError(f"stride must be given when the kernel is not square, got kernel {kernel!r}")
             stride = self.kh
         self.stride = check_int("stride", stride, 1)
+        self.pad = check_int("pad", pad, 0)
+        if 2 * self.pad > min(self.kh, self.kw):
+            raise ValueError(f"pad ({self.pad}) must be at most half the kernel ({kernel!r})")
+        self.ceil_mode = _check_ceil_mode(ceil_mode)
 
     @property
     def pool_param(self):
-        return {"pool_height": self.kh, "pool_width": self.kw, "stride": self.stride}
+        return {"pool_height": self.kh, "pool_width": self.kw, "stride": self.stride, "pad": self.pad,
+                "ceil_mode": self.ceil_mode}
 
     def output_shape(self, input_shape):
         N, C, H, W = image_shape(self.kind, input_shape)
-        return (N, C, *output_hw("input", H, W, self.kh, self.kw, self.stride, 0))
+        return (N, C, *_output_size((N, C, H, W), self.pool_param, "input"))
+
+    def _padded_elements(self, input_shape):
+        """Elements of im2col's padded buffer (and col2im's), ceil mode's overhang included."""
+        N, C, H, W = image_shape(self.kind, input_shape)
+        _, _, out_h, out_w = self.output_shape(input_shape)
+        *_, Hp, Wp = window_geometry(H, W, self.kh, self.kw, self.stride, self.pad, 1, (out_h, out_w))
+        return N * C * Hp * Wp
 
     # --- cost, from shapes alone ------------------------------------------------------
     def _windows(self, input_shape):
@@ -314,16 +397,24 @@ class _Pool2d(Layer):
 
     # --- the walkthrough's prose and PyTorch ---------------------------------------------
     def describe(self, input_shape):
-        return f"{self.display_name}(k={fmt_kernel(self.kh, self.kw)}, s={self.stride})"
+        extras = (f", p={self.pad}" if self.pad else "") + (", ceil" if self.ceil_mode else "")
+        return f"{self.display_name}(k={fmt_kernel(self.kh, self.kw)}, s={self.stride}{extras})"
 
     def given_lines(self, input_shape):
-        return window_given(self.kh, self.kw, self.stride, 0)
+        ceil = ["- **Ceil mode**: a last, partial window is kept (not one starting in the padding)"]
+        return window_given(self.kh, self.kw, self.stride, self.pad) + (ceil if self.ceil_mode else [])
 
     def dims_lines(self, input_shape):
-        return window_dims(input_shape, self.output_shape(input_shape), self.kh, self.kw, self.stride, 0)
+        out = self.output_shape(input_shape)
+        if not self.ceil_mode:
+            return window_dims(input_shape, out, self.kh, self.kw, self.stride, self.pad)
+        return [fr"$${axis}_{{out}} = \left\lceil \frac{{{size} + 2({self.pad}) - {k}}}{{{self.stride}}} "
+                fr"\right\rceil + 1 = {o}$$ (less 1 if that window would start in the padding)"
+                for axis, size, k, o in per_axis(input_shape, out, self.kh, self.kw)]
 
     def to_torch(self, input_shape, params, nn):
-        return [self._torch_class(nn)((self.kh, self.kw), stride=self.stride)]
+        return [self._torch_class(nn)((self.kh, self.kw), stride=self.stride, padding=self.pad,
+                                      ceil_mode=self.ceil_mode)]
 
     def forward(self, x, params, mode="train"):
         return self._forward(x, self.pool_param)
@@ -332,7 +423,12 @@ class _Pool2d(Layer):
         return self._backward(dout, cache), {}
 
     def config(self):
-        return {"kernel": kernel_spec(self.kh, self.kw), "stride": self.stride}
+        config = {"kernel": kernel_spec(self.kh, self.kw), "stride": self.stride}
+        if self.pad:
+            config["pad"] = self.pad
+        if self.ceil_mode:
+            config["ceil_mode"] = True
+        return config
 
 
 class MaxPool2d(_Pool2d):
@@ -387,18 +483,19 @@ class MaxPool2d(_Pool2d):
     def footprint(self, input_shape, itemsize):
         M, k = elements(self.output_shape(input_shape)), self.kh * self.kw
         n, index = elements(input_shape), np.dtype(np.intp).itemsize
+        padded = self._padded_elements(input_shape)
         if not self.uses_col2im(input_shape):
             # forward: the output, maxed in place; backward: dx, the pending copy of dout and
             # one boolean hit mask at a time (none for a 1 x 1 window). The cache is x and the output.
             return Footprint(forward_peak=M * itemsize, backward_peak=(n + M) * itemsize + M * (k > 1),
                              keeps_input=True, keeps_output=True)
-        # forward: im2col's zero-padded copy of x beside the columns (k, M), then the columns
+        # forward: im2col's padded copy of x beside the columns (k, M), then the columns
         # beside argmax's transposed contiguous copy of them and its result, then the columns,
         # the argmax and the gathered maxima (the output); backward: dcols beside col2im's buffer
         columns = k * M * itemsize
-        return Footprint(forward_peak=max(n * itemsize + columns, 2 * columns + M * index,
+        return Footprint(forward_peak=max(padded * itemsize + columns, 2 * columns + M * index,
                                           columns + M * index + M * itemsize),
-                         backward_peak=columns + n * itemsize)
+                         backward_peak=columns + padded * itemsize)
 
 
 class AvgPool2d(_Pool2d):
@@ -448,63 +545,7 @@ class AvgPool2d(_Pool2d):
         n, channels = elements(input_shape), input_shape[1]
         if not self.uses_col2im(input_shape):
             return Footprint(forward_peak=M * itemsize, backward_peak=(M + n) * itemsize)
-        copies = k * M * (channels > 1)
-        return Footprint(forward_peak=(k * M + max(n, M)) * itemsize, backward_peak=(M + copies + n) * itemsize)
-
-
-class GlobalAvgPool(Layer):
-    """Mean over H and W: (N, C, H, W) -> (N, C)."""
-
-    kind = "global_avgpool"
-    display_name = "GAP"
-    group = "Pooling"
-    title = "Global Average Pooling"
-    gradient_text = (r"$\frac{\partial \mathcal{L}}{\partial x_{c,h,w}} = \frac{1}{H \times W} \cdot "
-                     r"\frac{\partial \mathcal{L}}{\partial y_c}$: the gradient is broadcast over $H \times W$ and "
-                     r"scaled.")
-    rules = {"walkthrough": ("1 per input element", "1 per input element"),
-             "exact": ("$HW - 1$ additions and 1 division per output", "1 division per output")}
-
-    def output_shape(self, input_shape):
-        return image_shape(self.kind, input_shape)[:2]
-
-    def exact_terms(self, input_shape):
-        # forward: x.mean over H W, HW - 1 additions and 1 division per output;
-        # backward: dout / (H W), 1 division per output (the broadcast is a copy)
-        N, C, H, W = image_shape(self.kind, input_shape)
-        return {"forward": [term("sums over $H \\times W$", r"N \times C \times (H W - 1)", (N, C, H * W - 1), "add"),
-                            term("division by $H W$", r"N \times C", (N, C), "div")],
-                "backward_input": [term("$dout / (H W)$", r"N \times C", (N, C), "div")]}
-
-    def walkthrough_terms(self, input_shape):
-        # Seed 001: 1 per input element (HW - 1 additions and a division per channel);
-        # backward 1 per input element (broadcasting and scaling by 1 / (H W)).
-        N, C, H, W = image_shape(self.kind, input_shape)
-        return {"forward": [term("FLOPs, 1 per input element ($HW - 1$ additions and a division per channel)",
-                                 r"N \times C \times H \times W", (N, C, H, W),
-                                 Ops(add=N * C * (H * W - 1), div=N * C))],
-                "backward_input": [per_element("broadcasting and scaling, 1 per input element", input_shape, "mul")]}
-
-    mac_terms = no_macs
-    cache_bytes = no_bytes
-
-    def footprint(self, input_shape, itemsize):
-        # forward: the output; backward: dout / (H W) and dx, its broadcast copied out
-        N, C, H, W = image_shape(self.kind, input_shape)
-        return Footprint(forward_peak=N * C * itemsize, backward_peak=(N * C + N * C * H * W) * itemsize)
-
-    def describe(self, input_shape):
-        return "Global Average Pooling"
-
-    def given_lines(self, input_shape):
-        return ["- **Operation**: average each channel across spatial dimensions, "
-                r"$y_c = \frac{1}{H \times W} \sum_{h,w} x_{c,h,w}$"]
-
-    def to_torch(self, input_shape, params, nn):
-        return [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-
-    def forward(self, x, params, mode="train"):
-        return global_avg_pool_forward(x)
-
-    def backward(self, dout, cache):
-        return global_avg_pool_backward(dout, cache), {}
+        # (with ceil mode's divisors, the sums are divided in place, and dout by them into one new array)
+        copies, padded = k * M * (channels > 1), self._padded_elements(input_shape)
+        return Footprint(forward_peak=(k * M + max(padded, M)) * itemsize,
+                         backward_peak=(M + copies + padded) * itemsize)
