@@ -246,10 +246,12 @@ class Conv2d(Layer):
         r"$\frac{\partial \mathcal{L}}{\partial b}$ sums it over $N, H_{out}, W_{out}$; "
         r"$\frac{\partial \mathcal{L}}{\partial x}$ is the full convolution of the upstream gradient with the "
         r"filters (in tallynet: $W^T \cdot dout$ on the im2col columns, then col2im).")
-    rules = {"walkthrough": ("$2 (C_{in} / g) k_h k_w$ per output (bias not counted)",
+    # the rules as seed 001 states them; with g groups, C_in reads C_in / g (each output's dot
+    # product spans its group's channels), as the walkthrough's Given lines say for such a layer
+    rules = {"walkthrough": ("$2 C_{in} k_h k_w$ per output (bias not counted)",
                              "twice the forward: input and weight gradients"),
-             "exact": ("im2col GEMM: $(C_{in} / g) k_h k_w$ mul and $(C_{in} / g) k_h k_w - 1$ add per output, "
-                       "1 bias add", "two GEMMs, col2im additions, the bias sum")}
+             "exact": ("im2col GEMM: $C_{in} k_h k_w$ mul and $C_{in} k_h k_w - 1$ add per output, 1 bias add",
+                       "two GEMMs, col2im additions, the bias sum")}
 
     def __init__(self, filters, kernel, stride=1, pad=0, bias=True, groups=1, dilation=1, name=None):
         super().__init__(name)
