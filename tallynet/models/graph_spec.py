@@ -27,9 +27,9 @@ A spec with ``nodes:`` (instead of ``layers:``) describes a :class:`~tallynet.mo
 A node is ``name: TYPE``, ``name: {TYPE: {fields}}`` or ``name: {TYPE: {fields}, inputs:
 [names]}``; without ``inputs`` it takes the node before it (the first takes ``input``).
 ``inputs`` name earlier nodes of the same scope (a block's nodes, or the top level), or
-``input``, the scope's input. A block use ``name: {block: B, repeat: n, ARG: value...}``
-(or a list of such uses) expands B's nodes under the dotted names ``name.k.node``, each
-copy taking the one before; a string ``$ARG`` anywhere in B's nodes is replaced by the
+``input``, the scope's input. A block use ``name: {block: B, ARG: value...}`` expands B's
+nodes under the dotted names ``name.node``; with ``repeat: n`` (or a list of uses) under
+``name.k.node``, k = 0, 1, ..., each copy taking the one before; a string ``$ARG`` anywhere in B's nodes is replaced by the
 argument. A node's name is its path: ``layer1.0.conv1``, as torchvision names its modules.
 
 Refused, naming the node and the block: an unknown input or one that comes later (a
@@ -121,6 +121,9 @@ class GraphBuilder:
         return scope.names[ref]
 
     def _use_blocks(self, name, uses, scope):
+        if isinstance(uses, dict) and "repeat" not in uses:  # one use: its nodes are name.node
+            return self._expand(self._instantiate(dict(uses).pop("block"), _arguments(uses), scope.where(name)),
+                                _Scope(self, f"{scope.prefix}{name}.", scope.last, uses["block"]))
         uses = uses if isinstance(uses, list) else [uses]
         last, index = scope.last, 0
         for use in uses:
@@ -176,6 +179,11 @@ class GraphBuilder:
             block = f" in block {self.node_blocks[index]!r}" if self.node_blocks[index] else ""
             detail = str(err)[len(label(*self.nodes[index][:1], index)):]
             raise self.error(f"node {self.names[index]!r}{block}{detail}") from None
+
+
+def _arguments(use):
+    """A block use's arguments: everything but ``block`` and ``repeat``."""
+    return {k: v for k, v in use.items() if k not in ("block", "repeat")}
 
 
 def _substitute(node, values, block, error):

@@ -8,6 +8,7 @@ import copy
 import os
 
 from .spec import from_spec
+from .zoo import zoo
 
 
 def _conv_block(filters):
@@ -61,6 +62,9 @@ PRESETS = {
         "loss": "softmax",
     },
 }
+
+
+PRESETS.update(zoo())
 
 
 def resolve_spec(spec):

@@ -1,0 +1,97 @@
+"""The torchvision-named presets against torchvision's own definitions (weights=None):
+parameter counts, published GFLOPS, and PyTorch's FlopCounterMode forward and backward."""
+
+import numpy as np
+import pytest
+
+from tallynet.cost import summary
+from tallynet.models import PRESETS
+from tallynet.models.zoo import zoo
+from torchvision_models import torchvision_models
+
+IMAGENET = sorted(name for name in zoo() if name != "resnet20")
+
+
+@pytest.mark.parametrize("name", IMAGENET)
+def test_parameters_and_published_gflops_equal_torchvision(name):
+    models = torchvision_models()
+    reference = getattr(models, name)()
+    meta = models.get_model_weights(name).DEFAULT.meta
+    t = summary(name, batch=1, convention="macs").totals()
+    assert t["params"] == sum(p.numel() for p in reference.parameters()) == meta["num_params"]
+    # torchvision's "GFLOPS" are multiply-accumulates of convolutions and linear layers, in billions
+    assert round(t["forward_flops"] / 1e9, 3) == meta["_ops"]
+
+
+def _flop_counter_mode(name, input_requires_grad):
+    """FlopCounterMode's forward and backward FLOPs of torchvision's model on a 1x3x224x224
+    input, on the meta device (shapes only, as tallynet's summary)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    models = torchvision_models()
+    with torch.device("meta"):
+        model = getattr(models, name)()
+        x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad)
+    with FlopCounterMode(display=False) as forward:
+        out = model(x)
+    with FlopCounterMode(display=False) as backward:
+        out.sum().backward()
+    return forward.get_total_flops(), backward.get_total_flops()
+
+
+def _grouped_weight_gradient_excess(s):
+    """What FlopCounterMode adds to the backward of grouped convolutions: its formula for the
+    weight gradient of a convolution with g groups counts the full (C_in x C_out) product, g
+    times the (C_in/g x C_out/g) products per group that are computed. tallynet counts these."""
+    return sum((l.layer.groups - 1) * l.flops.backward_params.total for l in s.layers
+               if l.type == "conv" and l.layer.groups > 1)
+
+
+@pytest.mark.parametrize("name", IMAGENET)
+def test_torch_convention_equals_flop_counter_mode(name):
+    s = summary(name, batch=1, convention="torch")
+    t = s.totals()
+    excess = _grouped_weight_gradient_excess(s)
+    forward, backward = _flop_counter_mode(name, input_requires_grad=True)
+    assert forward == t["forward_flops"]
+    assert backward == t["backward_flops"] + excess
+    # without an input that requires grad, the first layer computes no input gradient: a training step
+    _, step_backward = _flop_counter_mode(name, input_requires_grad=False)
+    assert step_backward == t["step_backward_flops"] + excess
+
+
+def test_the_grouped_convolution_excess_is_real():
+    # mobilenet_v2's depthwise convolutions are where FlopCounterMode over-counts; every other net has none
+    assert _grouped_weight_gradient_excess(summary("mobilenet_v2", batch=1, convention="torch")) > 0
+    assert _grouped_weight_gradient_excess(summary("resnet50", batch=1, convention="torch")) == 0
+
+
+@pytest.mark.parametrize("name", IMAGENET)
+def test_node_names_are_torchvisions_module_names(name):
+    models = torchvision_models()
+    modules = {n for n, m in getattr(models, name)().named_modules() if not list(m.children())}
+    ours = {n for n in summary(name, batch=1).as_dict()["layers"] for n in [n["name"]]}
+    parametrised = {l.name for l in summary(name, batch=1).layers if l.params}
+    assert parametrised <= modules, sorted(parametrised - modules)[:5]
+    assert ours
+
+
+def test_resnet20_is_he_et_al_s_cifar_network():
+    s = summary("resnet20", batch=1, convention="macs")
+    assert s.totals()["params"] == 272_474  # "0.27M" in the paper's table 6 (option B shortcuts)
+    assert sum(1 for l in s.layers if l.type == "conv" and l.layer.kh == 3) == 19
+    assert PRESETS["resnet20"]["input"] == [3, 32, 32]
+
+
+def test_resnet20_reaches_100_percent_on_64_cifar_shaped_samples():
+    from tallynet.models import preset
+    from tallynet.solver import Solver
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 3, 32, 32)).astype(np.float32), rng.integers(10, size=64)
+    model = preset("resnet20", seed=0)
+    solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, update_rule="adam",
+                    optim_config={"learning_rate": 3e-3}, batch_size=32, num_epochs=15, verbose=False, seed=0)
+    solver.train()
+    assert solver.check_accuracy(X, y) == 1.0
