@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..counts import LayerFlops, Ops
-from ..layers._checks import check_choice
+from ..layers._checks import check_choice, check_int
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
 from ..models.sequential import layer_shapes, training_passes
@@ -331,7 +331,5 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     dtype = np.dtype(dtype or default_dtype).name
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    batch = int(default_batch if batch is None else batch)
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+    batch = check_int("batch", default_batch if batch is None else batch, 1)  # 2.5 is refused, not truncated
     return Summary(layers, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss)

@@ -23,7 +23,7 @@ from itertools import product
 import numpy as np
 
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
-from ._checks import check_float_array, check_int, check_shape
+from ._checks import check_cache, check_float_array, check_int, check_shape
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
@@ -41,10 +41,22 @@ def _check_conv_args(x, w, b, conv_param):
     if b is not None:
         check_float_array("b", b, ndim=1)
         check_shape("b", b, (w.shape[0],))
+    if 0 in w.shape:
+        raise ValueError(f"w has shape {w.shape}; expected (F, C, kh, kw) with every size >= 1 "
+                         "(at least one filter)")
     stride = window_param(conv_param, "conv_param", "stride", 1)
-    pad = window_param(conv_param, "conv_param", "pad", 0)
+    pad = check_pad(window_param(conv_param, "conv_param", "pad", 0), w.shape[2], w.shape[3])
     out_h, out_w = output_hw("x", x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
     return {"stride": stride, "pad": pad}, out_h, out_w
+
+
+def check_pad(pad, kh, kw):
+    """pad <= max(kh, kw) - 1: a wider pad only adds outputs whose windows see nothing but
+    padding (and a pad of 10^6 would allocate terabytes)."""
+    if pad > max(kh, kw) - 1:
+        raise ValueError(f"pad must be at most the kernel size - 1 = {max(kh, kw) - 1} for a "
+                         f"{kh}x{kw} kernel, got {pad}")
+    return pad
 
 
 def _output_size(x_shape, w, conv_param):
@@ -84,7 +96,7 @@ def conv_backward_naive(dout, cache):
     out[n, f, p, q] adds dout[n, f, p, q] * w[f] to dx under its window,
     dout[n, f, p, q] * (x_pad under its window) to dw[f], and dout[n, f, p, q] to db[f].
     """
-    x, w, b, conv_param = cache
+    x, w, b, conv_param = check_cache("cache", cache, 4, "conv_forward_naive")
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     out_h, out_w = _output_size(x.shape, w, conv_param)
@@ -136,7 +148,7 @@ def conv_backward_fast(dout, cache):
     @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
     like :func:`conv_backward_naive`, dx channel-major.
     """
-    x_shape, w, b, conv_param, cols = cache
+    x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     F, _, kh, kw = w.shape
     dout_rows = _dout_rows(dout, cache)
     dw = _weight_grad(dout_rows, cols, w)
@@ -147,7 +159,7 @@ def conv_backward_fast(dout, cache):
 
 def conv_param_grads_fast(dout, cache):
     """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
-    _, w, b, _, cols = cache
+    _, w, b, _, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     dout_rows = _dout_rows(dout, cache)
     return _weight_grad(dout_rows, cols, w), _bias_grad(dout_rows, b)
 
@@ -185,7 +197,7 @@ class Conv2d(Layer):
         self.filters = check_int("filters", filters, 1)
         self.kh, self.kw = kernel_pair("kernel", kernel)
         self.stride = check_int("stride", stride, 1)
-        self.pad = check_int("pad", pad, 0)
+        self.pad = check_pad(check_int("pad", pad, 0), self.kh, self.kw)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias

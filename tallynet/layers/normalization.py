@@ -35,7 +35,8 @@ import math
 import numpy as np
 
 from ..counts import LayerFlops, Ops
-from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
+from ._checks import (check_cache, check_choice, check_float_array, check_nonempty_batch, check_not_float16,
+                      check_param_dict, check_same_dtype, check_shape)
 from ._threads import along, split
 from .base import MODES, Footprint, Layer
 
@@ -178,7 +179,7 @@ def _normalize_backward(dout, cache):
 
     Returns ``(dx, dgamma, dbeta)`` with shapes x.shape, (C,), (C,).
     """
-    x, _, inv_std, x_hat, gamma, axes = cache
+    x, _, inv_std, x_hat, gamma, axes = check_cache("cache", cache, 6, "a normalization forward pass")
     if axes is not None and 1 not in axes:
         return _batchnorm_backward_fused(dout, cache)
     dgamma, dbeta = _scale_shift_grads(dout, cache)
@@ -230,8 +231,13 @@ def _running_stat(name, value, size, dtype, fill):
     return value.astype(dtype, copy=False)
 
 
+_FLOAT16_STATS = "loses the statistics' precision (x - mean rounds to 0 for inputs near 1000)"
+
+
 def _batchnorm(x, gamma, beta, bn_param, axes):
     """Shared body of :func:`batchnorm_forward` and :func:`spatial_batchnorm_forward`."""
+    check_param_dict("bn_param", bn_param)
+    check_not_float16("x", x, _FLOAT16_STATS)
     mode = check_choice("mode", bn_param.get("mode"), MODES)
     eps = _check_eps(bn_param.get("eps", 1e-5))
     momentum = _check_real("momentum", bn_param.get("momentum", 0.9), 0.0, 1.0, low_open=False)
@@ -243,6 +249,8 @@ def _batchnorm(x, gamma, beta, bn_param, axes):
     running_mean = _running_stat("running_mean", bn_param.get("running_mean"), C, x.dtype, 0.0)
     running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 1.0)
     if mode == "train":
+        # an empty batch's mean is NaN, which the running averages would keep for good
+        check_nonempty_batch("x", x, "batchnorm in train mode")
         out, cache, mean, var = _normalize_forward(x, gamma, beta, eps, axes)
         running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(C)
         running_var = momentum * running_var + (1 - momentum) * var.reshape(C)
@@ -352,7 +360,9 @@ def spatial_batchnorm_backward(dout, cache):
 # --- layer normalization -------------------------------------------------------
 def _layernorm(x, gamma, beta, ln_param):
     """Shared body of the two layernorm kernels: statistics over every axis but the batch."""
-    ln_param = {} if ln_param is None else ln_param
+    ln_param = check_param_dict("ln_param", ln_param, optional=True)
+    check_not_float16("x", x, _FLOAT16_STATS)
+    check_nonempty_batch("x", x, "layernorm")
     eps = _check_eps(ln_param.get("eps", 1e-5))
     _check_scale_shift(gamma, beta, x.shape[1])
     out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes=tuple(range(1, x.ndim)))

@@ -18,7 +18,7 @@ from itertools import product
 import numpy as np
 
 from ..counts import LayerFlops, Ops
-from ._checks import check_float_array, check_int, check_shape
+from ._checks import check_cache, check_float_array, check_int, check_shape
 from ._threads import split
 from .base import Footprint, Layer
 from .im2col import channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, window_at, window_param
@@ -66,7 +66,7 @@ def max_pool_backward_naive(dout, cache):
     Returns dx of shape (N, C, H, W), in x's dtype: each dout[n, c, p, q] is added
     to the first maximal element of its window (the module's tie rule).
     """
-    x, pool_param = cache
+    x, pool_param = check_cache("cache", cache, 2, "max_pool_forward_naive")
     N, C = x.shape[:2]
     out_h, out_w = _output_size(x.shape, pool_param)
     check_shape("dout", dout, (N, C, out_h, out_w))
@@ -188,9 +188,9 @@ def max_pool_backward_fast(dout, cache):
     subtractions, all exact. (Multiplying by a mask is about 6x faster than np.where.)
     Otherwise dout is put at each window's argmax in zero columns, and col2im adds them up.
     """
-    if cache[0] == "tiles":
-        return _max_pool_backward_tiles(dout, *cache[1:])
-    _, x_shape, dtype, pool_param, argmax = cache
+    if isinstance(cache, tuple) and cache[:1] == ("tiles",):
+        return _max_pool_backward_tiles(dout, *check_cache("cache", cache, 4, "max_pool_forward_fast")[1:])
+    _, x_shape, dtype, pool_param, argmax = check_cache("cache", cache, 5, "max_pool_forward_fast")
     _check_dout(dout, x_shape, pool_param)
     dcols = np.zeros((argmax.shape[0], pool_param["pool_height"] * pool_param["pool_width"], argmax.shape[1]),
                      dtype=dtype)
@@ -231,7 +231,7 @@ def avg_pool_backward(dout, cache):
     Returns dx of shape (N, C, H, W), in x's dtype, channel-major: every element of a
     window receives dout / (pool_height * pool_width), summed over the windows that cover it.
     """
-    method, x_shape, dtype, pool_param = cache
+    method, x_shape, dtype, pool_param = check_cache("cache", cache, 4, "avg_pool_forward")
     _check_dout(dout, x_shape, pool_param)
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     share = (dout / (ph * pw)).astype(dtype, copy=False)
@@ -257,7 +257,7 @@ def global_avg_pool_forward(x):
 def global_avg_pool_backward(dout, cache):
     """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W),
     channel-major (see :mod:`tallynet.layers.im2col`)."""
-    x_shape, dtype = cache
+    x_shape, dtype = check_cache("cache", cache, 2, "global_avg_pool_forward")
     check_shape("dout", dout, x_shape[:2])
     dx = channel_major(x_shape, dtype)
     dx[...] = (dout / (x_shape[2] * x_shape[3]))[:, :, None, None]
