@@ -70,8 +70,20 @@ def _model(spec, **kwargs):
 
 def _spec_dict(spec):
     """A preset's or a YAML file's spec as a dict (read once, so every check sees the same)."""
+    from .models import PRESETS
+
     spec = resolve_spec(spec)
+    if isinstance(spec, str) and not os.path.exists(spec):
+        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
+                         f"of {', '.join(sorted(PRESETS))}")
     return load_spec(spec) if isinstance(spec, str) else spec
+
+
+def _nonempty(text):
+    """argparse type: a path that is not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
 
 
 def _check_memory(args, spec, batch, what, dtype=None, optimizer="sgd"):
@@ -210,7 +222,7 @@ def _emit(report, fmt):
 def cmd_summary(args):
     from .cost import summary
 
-    s = summary(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
+    s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
     return _emit(s, args.format)
 
@@ -218,10 +230,13 @@ def cmd_summary(args):
 def cmd_walkthrough(args):
     from .cost.walkthrough import walkthrough
 
-    text = walkthrough(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
+    text = walkthrough(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            raise OSError(f"-o {args.output!r}: cannot write the walkthrough there ({err.strerror})") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -303,7 +318,7 @@ def build_parser():
     p.add_argument("--lr-decay", type=_positive_float, default=1.0, help="learning rate factor per epoch")
     p.add_argument("--num-train", type=_positive_int, default=None, help="use only this many training samples")
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--out", default=None, help="output directory (default runs/<name>); refused when it holds "
+    p.add_argument("--out", type=_nonempty, default=None, help="output directory (default runs/<name>); refused when it holds "
                                                "files, unless --resume or --overwrite")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in OUT from its checkpoint_last.npz "

@@ -78,6 +78,9 @@ class RunDirectory:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise RunDirectoryError(f"--out {self.path!r} is a file; expected a directory for the run's "
                                     "checkpoints and metrics (a new or an existing one)")
+        if self.resume and not os.path.isdir(self.path):
+            raise RunDirectoryError(f"--resume: --out {self.path!r} does not exist, so there is no checkpoint to resume from; "
+                                    "start the run without --resume")
         os.makedirs(self.path, exist_ok=True)
         self._acquire_lock()
         try:

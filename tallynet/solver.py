@@ -88,7 +88,13 @@ def _check_data(data):
                              "same number of samples, with one label per sample")
         if X.shape[0] == 0:
             raise ValueError(f"X_{split} is empty")
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            # else the first loss is NaN, reported as a divergence of the training
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"X_{split} holds NaN or infinite values (the first at index {tuple(bad.tolist())}); "
+                             "expected finite inputs")
     return arrays
+
 
 
 class Solver:
@@ -118,7 +124,10 @@ class Solver:
     - resume_from: a checkpoint path to continue from, as with :meth:`resume`
     - run_info: optional JSON-able dict describing the run (the CLI records the model's
       canonical spec, the data and the hyperparameters); it is saved in every checkpoint,
-      and :meth:`resume` refuses a checkpoint whose record differs, naming the field
+      and :meth:`resume` refuses a checkpoint whose record differs, naming the field, or
+      that has none. Without it, a model built of layers is recorded as ``{"model": its
+      canonical spec}``, so that a resume into another network with the same parameter
+      shapes (sigmoid for relu, layernorm for batchnorm) is refused too
 
     Epochs and iterations are counted from 1 in ``info``, messages and file names.
     After :meth:`train` the parameters with the best validation accuracy are put
@@ -141,7 +150,8 @@ class Solver:
             refuse_float16_training(getattr(w, "dtype", None), f"parameter {name!r}")
         if run_info is not None and not isinstance(run_info, dict):
             raise TypeError(f"run_info must be a dict or None, got {type(run_info).__name__}")
-        self.run_info = run_info
+        self._run_info_given = run_info is not None
+        self.run_info = run_info if run_info is not None else _model_record(model)
         self.model = model
         self.X_train, self.y_train, self.X_val, self.y_val = _check_data(data)
         self.update_rule = optim.get_update_rule(update_rule)
@@ -467,6 +477,8 @@ class Solver:
         if self.run_info is None:
             return
         saved = payload.get("run_info")
+        if saved is None and not self._run_info_given:
+            return  # a checkpoint of an older tallynet, resumed from Python: only shapes can be checked
         if not isinstance(saved, dict):
             raise ValueError(f"checkpoint {path!r} does not record its run (model, data and hyperparameters), "
                              "so nothing shows it is this run's; it was written by an older tallynet or "
@@ -519,6 +531,16 @@ class Solver:
             if saved[name].shape != w.shape or saved[name].dtype != w.dtype:
                 raise ValueError(f"checkpoint {path!r} holds {name} with shape {saved[name].shape} and dtype "
                                  f"{saved[name].dtype}, but the model's has shape {w.shape} and dtype {w.dtype}")
+
+
+def _model_record(model):
+    """``{"model": canonical spec}`` of a model built of layers, else None (any other model)."""
+    from .models.spec import canonical_spec
+
+    try:
+        return {"model": canonical_spec(model)}
+    except (AttributeError, TypeError):
+        return None
 
 
 def first_difference(saved, here, path=""):

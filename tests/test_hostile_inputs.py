@@ -223,6 +223,48 @@ def test_a_bad_flag_names_the_flag(argv, flag, expected, capsys):
     assert f"argument {flag}" in err and expected in err and "Traceback" not in err
 
 
+def test_a_spec_that_is_neither_file_nor_preset_names_the_presets(capsys):
+    assert main(["summary", "seed-cnnn"]) == 2
+    assert "spec 'seed-cnnn' is neither a file nor a preset name; expected a YAML spec file or one of " \
+        "homework3-q1, lenet5, seed-cnn" in capsys.readouterr().err
+
+
+def test_an_unwritable_walkthrough_output_names_the_flag(tmp_path, capsys):
+    target = tmp_path / "missing-dir" / "w.md"
+    assert main(["walkthrough", "lenet5", "-o", str(target)]) == 2
+    assert f"-o {str(target)!r}: cannot write the walkthrough there (No such file or directory)" \
+        in capsys.readouterr().err
+
+
+def test_a_resume_into_another_network_is_refused_from_python_too(tmp_path):
+    from tallynet.data import load_digits
+    from tallynet.solver import Solver
+    from tallynet.layers import Sigmoid
+
+    digits = load_digits()
+    data = {k: digits[k][:40] for k in ("X_train", "y_train", "X_val", "y_val")}
+    relu = Sequential([Affine(8), ReLU(), Affine(10)], (1, 8, 8), seed=0)
+    Solver(relu, data, num_epochs=1, batch_size=20, checkpoint_name=str(tmp_path / "c"), verbose=False).train()
+    sigmoid = Sequential([Affine(8), Sigmoid(), Affine(10)], (1, 8, 8), seed=0)
+    with raises(ValueError, r"model\.layers\[1\] is \{'relu': \{\}\} in the checkpoint but \{'sigmoid': \{\}\} now"):
+        Solver(sigmoid, data, num_epochs=2, batch_size=20, resume_from=str(tmp_path / "c_last.npz"))
+
+
+def _tiny_data():
+    rng = np.random.default_rng(0)
+    return {"X_train": rng.standard_normal((6, 4)), "y_train": np.zeros(6, np.int64),
+            "X_val": rng.standard_normal((3, 4)), "y_val": np.zeros(3, np.int64)}
+
+
+def test_non_finite_data_is_refused_before_training():
+    from tallynet.solver import Solver
+
+    data = _tiny_data()
+    data["X_val"][2, 1] = np.nan
+    with raises(ValueError, r"X_val holds NaN or infinite values \(the first at index \(2, 1\)\); expected finite"):
+        Solver(Sequential([Affine(2)], (4,), dtype=np.float64), data)
+
+
 def test_a_memory_error_anywhere_is_a_message(monkeypatch, capsys):
     import tallynet.cli as cli
 

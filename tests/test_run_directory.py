@@ -116,8 +116,20 @@ def test_resume_and_overwrite_exclude_each_other_from_python(tmp_path):
 
 
 def test_resume_without_a_checkpoint_names_it(tmp_path, capsys):
-    assert train(tmp_path / "empty", "--epochs", "1", "--resume") == 2
-    assert "--resume: no checkpoint" in capsys.readouterr().err
+    assert train(tmp_path, "--epochs", "1", "--resume") == 2
+    assert f"--resume: no checkpoint {str(tmp_path / 'checkpoint_last.npz')!r}" in capsys.readouterr().err
+
+
+def test_resume_into_nothing_creates_nothing(tmp_path, capsys):
+    assert train(tmp_path / "none", "--epochs", "1", "--resume") == 2
+    assert f"--resume: --out {str(tmp_path / 'none')!r} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+def test_an_empty_out_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        train("", "--epochs", "1")
+    assert "argument --out: must be a path, got an empty string" in capsys.readouterr().err
 
 
 def test_a_kill_between_checkpoint_and_metrics_line_loses_no_line(earlier_run, tmp_path, capsys):
