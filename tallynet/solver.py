@@ -507,6 +507,9 @@ class Solver:
         if not 0 <= iteration // ipe - epoch <= 1:
             bad(f"epoch {epoch} does not go with iteration {iteration} at {ipe} iterations per epoch "
                 f"(expected epoch {iteration // ipe} or {iteration // ipe - 1})")
+        best = payload["best_val_acc"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or not 0 <= best <= 1:
+            bad(f"best_val_acc is {best!r}, expected an accuracy in [0, 1]")
         losses = payload["loss_history"]
         if not isinstance(losses, np.ndarray) or losses.shape != (iteration,):
             bad(f"loss_history has shape {getattr(losses, 'shape', type(losses).__name__)}, expected "

@@ -223,6 +223,14 @@ def test_a_bad_flag_names_the_flag(argv, flag, expected, capsys):
     assert f"argument {flag}" in err and expected in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("dtype", ["5", "[a]", "int8"])
+def test_a_spec_dtype_is_one_of_the_float_dtypes(tmp_path, capsys, dtype):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"input: [4]\ndtype: {dtype}\nlayers: [{{affine: {{units: 2}}}}]\n")
+    assert main(["summary", str(spec)]) == 2
+    assert "spec: field 'dtype' must be one of float16, float32, float64, got" in capsys.readouterr().err
+
+
 def test_a_spec_that_is_neither_file_nor_preset_names_the_presets(capsys):
     assert main(["summary", "seed-cnnn"]) == 2
     assert "spec 'seed-cnnn' is neither a file nor a preset name; expected a YAML spec file or one of " \

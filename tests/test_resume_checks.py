@@ -113,7 +113,9 @@ def test_fewer_epochs_than_done_are_refused(run, tmp_path, capsys):
     (lambda p: p.update(loss_history=p["loss_history"][:1]), r"loss_history has shape \(1,\), expected \(4,\)"),
     (lambda p: p.update(rng_state={"bit_generator": "PCG64", "state": "?"}), r"unusable rng_state"),
     (lambda p: p.pop("run_info"), r"does not record its run \(model, data and hyperparameters\)"),
-], ids=["iteration-1e9", "epoch-minus-5", "fractional-iteration", "short-history", "rng-state", "no-run-record"])
+    (lambda p: p.update(best_val_acc=7.0), r"best_val_acc is 7\.0, expected an accuracy in \[0, 1\]"),
+], ids=["iteration-1e9", "epoch-minus-5", "fractional-iteration", "short-history", "rng-state", "no-run-record",
+        "best-accuracy"])
 def test_hand_edited_counters_are_refused(run, tmp_path, capsys, change, pattern):
     import re
 

@@ -123,6 +123,8 @@ def _check_fields(spec):
         bad("seed", "an integer >= 0")
     if "name" in spec and not isinstance(spec["name"], str):
         bad("name", "a string")
+    if "dtype" in spec and not (isinstance(spec["dtype"], str) and spec["dtype"] in DTYPES):
+        bad("dtype", f"one of {', '.join(DTYPES)}")
     if "hidden_dims" in spec and not (isinstance(spec["hidden_dims"], list)
                                       and all(is_int(h) and h >= 1 for h in spec["hidden_dims"])):
         bad("hidden_dims", "a list of integers >= 1")
