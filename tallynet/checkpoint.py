@@ -127,6 +127,8 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path!r} is a directory; expected a .npz file written by tallynet")
     try:
         archive = np.load(path, allow_pickle=False)
         if isinstance(archive, np.ndarray):

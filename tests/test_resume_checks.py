@@ -137,6 +137,13 @@ def test_a_damaged_checkpoint_is_named_without_pickle_advice(run, tmp_path, caps
     assert "expected a .npz archive written by tallynet" in err and "allow_pickle" not in err
 
 
+def test_a_directory_is_no_checkpoint(tmp_path):
+    from tallynet.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"is a directory; expected a \.npz file written by tallynet"):
+        load_checkpoint(str(tmp_path))
+
+
 def test_the_canonical_spec_fills_in_every_field_and_agrees_across_forms():
     fcnet = FullyConnectedNet([16], input_dim=64, normalization="batchnorm")
     listed = from_spec({"input": [64], "loss": "softmax",
