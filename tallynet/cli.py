@@ -64,10 +64,6 @@ def _check_fits(model, data):
         raise ValueError(f"the data has {labels} classes but the spec's last layer has {classes} outputs")
 
 
-def _model(spec, **kwargs):
-    return from_spec(resolve_spec(spec), **kwargs)
-
-
 def _spec_dict(spec):
     """A preset's or a YAML file's spec as a dict (read once, so every check sees the same)."""
     from .models import PRESETS

@@ -10,7 +10,7 @@ from tallynet.cli import main
 from tallynet.cost import summary
 from tallynet.layers import (Conv2d, batchnorm_backward_alt, batchnorm_forward, conv_backward_fast,
                              conv_backward_naive, conv_forward_fast, dropout_backward, dropout_forward,
-                             layernorm_forward, max_pool_backward_fast, max_pool_forward_fast, softmax_loss,
+                             layernorm_forward, max_pool_backward_fast, softmax_loss,
                              spatial_batchnorm_forward, spatial_layernorm_forward, svm_loss)
 from tallynet.layers.pooling import avg_pool_backward, global_avg_pool_backward
 from tallynet.models import Sequential, from_spec

@@ -29,7 +29,7 @@ def test_train_is_refused_in_a_fresh_process_with_exit_code_2_and_both_figures(t
                            "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     want = peak(CNN, 64, optimizer="adam")
-    assert f"needs about" in proc.stderr and f"({want:,} bytes, the cost model's predicted peak)" in proc.stderr
+    assert "needs about" in proc.stderr and f"({want:,} bytes, the cost model's predicted peak)" in proc.stderr
     assert f"({limit:,} bytes, $TALLYNET_MEMORY_LIMIT) is available" in proc.stderr
     assert "the largest batch that fits is 4 (--batch 4)" in proc.stderr and "--force" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()

@@ -1,7 +1,6 @@
 """--resume continues only the run its checkpoint records: the same model (canonical spec), data
 (split, seed, labels) and hyperparameters, with counters that hold together."""
 
-import os
 import shutil
 
 import numpy as np

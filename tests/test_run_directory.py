@@ -103,6 +103,25 @@ def test_a_second_run_into_a_locked_directory_fails_naming_the_holder(tmp_path, 
     assert not (out / "metrics.jsonl").exists()
 
 
+def test_a_run_in_another_process_holds_the_lock(tmp_path, capsys):
+    """As two `tallynet train` into one --out: the second fails at once, naming the first's process."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from tallynet.rundir import RunDirectory\n"
+                               f"with RunDirectory({str(out)!r}):\n print('locked', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=os.path.dirname(EXAMPLES)))
+    try:
+        assert holder.stdout.readline().strip() == "locked"  # waits for the lock, not for a time
+        assert train(out, "--epochs", "1") == 2
+    finally:
+        holder.communicate("")
+    assert f"is in use by process {holder.pid} (tallynet train)" in capsys.readouterr().err
+    assert train(out, "--epochs", "1") == 0  # the holder has exited: the kernel released its lock
+
+
 def test_the_lock_is_released_when_the_run_ends(tmp_path):
     with RunDirectory(tmp_path / "run"):
         pass
