@@ -434,10 +434,14 @@ class Solver:
 
         Restores the parameters, the model state, the optimizer configs (with the
         current learning rate), the generator, the counters, the histories and the
-        best parameters. The checkpoint must come from a run with the same batch
-        size, number of training samples, update rule and parameter shapes
-        (``ValueError`` otherwise). ``num_epochs``, ``lr_decay``, hooks and the
-        checkpoint name are this Solver's own, so training can be extended.
+        best parameters and the epoch log. The checkpoint must come from a run with
+        the same ``run_info`` (by default the model's canonical spec; the first
+        differing field is named with both values), batch size, number of training
+        samples, update rule and parameter shapes (``ValueError`` otherwise), and its
+        counters must hold together (``CheckpointError``: epoch and iteration, one
+        loss per iteration, an accuracy in [0, 1], a usable generator state).
+        ``num_epochs``, ``lr_decay``, hooks and the checkpoint name are this Solver's
+        own, so training can be extended, but not cut below what is done.
         """
         payload = checkpoint.load_checkpoint(path)
         if not isinstance(payload, dict) or payload.get("kind") != "solver":
