@@ -134,10 +134,11 @@ def run(kills=10, seed=0, epochs=8, workdir=None, log=print):
     failures = []
     for i in range(kills + 1):
         resume = os.path.exists(os.path.join(out, "checkpoint_last.npz"))
-        # a moment drawn uniformly from what is left of the run (as many events an epoch as
-        # the reference had), so the kills fall all along it, not only near its start
+        # a moment drawn uniformly from the next epoch and a half of what is left of the run
+        # (as many events an epoch as the reference had), so that the kills fall all along it
         done = _payload(os.path.join(out, "checkpoint_last.npz"))["epoch"] if resume else 0
-        kill_at = rng.randint(1, max(1, round(total * (epochs - done) / epochs))) if i < kills else 0
+        left = max(1, round(total * (epochs - done) / epochs))
+        kill_at = rng.randint(1, min(left, round(1.5 * total / epochs))) if i < kills else 0
         mode = ["--resume"] if resume else (["--overwrite"] if os.path.isdir(out) else [])
         proc = train(out, epochs_flag + mode, kill_at)
         temps = sorted(n for n in os.listdir(out) if n.endswith(".tmp"))
