@@ -114,9 +114,10 @@ def _labels_digest(data):
 def _run_info(args, model, data, batch):
     """What a checkpoint records of its run; a resume must match it field by field. The
     hyperparameters are keyed by their flags, so a refusal names the flag."""
+    from .data import LOADERS
     from .models.spec import canonical_spec
 
-    dataset = args.data if args.data in ("digits", "cifar10", "mnist") else os.path.abspath(args.data)
+    dataset = args.data if args.data in LOADERS else os.path.abspath(args.data)
     return {
         "data": {"--data": dataset, "--seed": args.seed, "--num-train": args.num_train,
                  "sample_shape": list(data["X_train"].shape[1:]),
