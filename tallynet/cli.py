@@ -82,15 +82,16 @@ def _nonempty(text):
     return text
 
 
-def _check_memory(args, spec, batch, what, dtype=None, optimizer="sgd"):
-    """Refuse a step whose predicted peak exceeds the memory available (unless --force)."""
+def _check_memory(args, spec, batch, what, dtype=None, optimizer="sgd", allocated=0):
+    """Refuse a step whose predicted peak exceeds the memory available (unless --force);
+    ``allocated``: the bytes of it already allocated (see ``memory.check_step_fits``)."""
     from .cost import summary
     from .memory import check_step_fits
 
     if args.force:
         return
     check_step_fits(lambda b: summary(spec, batch=b, dtype=dtype, optimizer=optimizer).totals()["peak_bytes_estimate"],
-                    batch, what=f"{what} of {spec.get('name') or 'the network'}")
+                    batch, what=f"{what} of {spec.get('name') or 'the network'}", allocated=allocated)
 
 
 def _console(stderr=False):
@@ -153,6 +154,14 @@ def cmd_train(args):
         data_kwargs["num_train"] = args.num_train
     data = load(args.data, **data_kwargs)
     _check_fits(model, data)
+    if batch > data["X_train"].shape[0]:
+        # minibatches are drawn with replacement: a larger batch repeats samples in every step
+        raise ValueError(f"--batch {batch} exceeds the {data['X_train'].shape[0]} training samples; expected a "
+                         "batch of at most that many (--batch, or the spec's batch)")
+    # again, now that the data take their memory; the parameters are part of the peak and allocated
+    resident = sum(p.nbytes for p in model.params.values()) + sum(
+        getattr(v, "nbytes", 0) for v in model.get_state().values())
+    _check_memory(args, spec, batch, "a training step", optimizer=args.optimizer, allocated=resident)
     out = args.out or os.path.join("runs", model.name or "model")
     optim_config = {} if args.lr is None else {"learning_rate": args.lr}
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

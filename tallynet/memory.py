@@ -4,6 +4,9 @@
 before they allocate anything: a step that does not fit would otherwise be killed by the
 kernel's OOM killer after a minute (exit code 137, no message), or die in a MemoryError.
 
+``train`` checks twice: before it builds the model, and again once the data are loaded
+(CIFAR-10 takes 700 MB), against what is then left.
+
 The memory available is the least of
 
 - the cgroup's headroom: ``memory.max - memory.current`` (cgroup v2) or
@@ -115,18 +118,21 @@ def largest_fitting_batch(peak_at, limit, batch):
     return low
 
 
-def check_step_fits(peak_at, batch, what="a training step", flag="--batch"):
+def check_step_fits(peak_at, batch, what="a training step", flag="--batch", allocated=0):
     """Raise :class:`InsufficientMemory` when ``peak_at(batch)`` (predicted peak bytes) exceeds
     :func:`available_bytes`; returns ``(peak, available)``. ``flag`` names the option that
-    sets the batch, for the advice."""
+    sets the batch, for the advice. ``allocated``: bytes of the peak that are already
+    allocated (the parameters, once the model is built), which the memory available no
+    longer includes; the check before anything is allocated passes 0."""
     available, source = available_bytes()
     peak = peak_at(batch)
-    if available is None or peak <= available:
+    if available is None or peak - allocated <= available:
         return peak, available
-    fits = largest_fitting_batch(peak_at, available, batch)
+    fits = largest_fitting_batch(lambda b: peak_at(b) - allocated, available, batch)
     advice = (f"the largest batch that fits is {fits} ({flag} {fits})" if fits else
               f"not even a batch of 1 fits (its peak is {fmt_bytes(peak_at(1))})")
+    already = f", {fmt_bytes(allocated)} of it already allocated" if allocated else ""
     raise InsufficientMemory(
         f"{what} at batch {batch} needs about {fmt_bytes(peak)} ({peak:,} bytes, the cost model's "
-        f"predicted peak) but only {fmt_bytes(available)} ({available:,} bytes, {source}) is available; "
-        f"{advice}; --force tries anyway")
+        f"predicted peak{already}) but only {fmt_bytes(available)} ({available:,} bytes, {source}) is "
+        f"available; {advice}; --force tries anyway")

@@ -1,6 +1,7 @@
 """Bad shapes and values reach a clear error (the argument and what was expected), never a NaN
 or a deep NumPy error; bad command lines and files reach a message, never a traceback."""
 
+import os
 import re
 
 import numpy as np
@@ -178,6 +179,14 @@ def test_train_refuses_a_spec_whose_input_is_another_layout(tmp_path, capsys):
     assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 2
     assert re.search(r"samples have shape \(1, 8, 8\) but the spec's input is \(8, 8, 1\); expected input: "
                      r"\[1, 8, 8\]", capsys.readouterr().err)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused(tmp_path, capsys):
+    spec = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "digits-fcnet.yaml")
+    assert main(["train", spec, "--num-train", "40", "--batch", "64", "--out", str(tmp_path / "run")]) == 2
+    assert "--batch 64 exceeds the 40 training samples; expected a batch of at most that many" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 # --- summary's batch ----------------------------------------------------------------

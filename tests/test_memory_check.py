@@ -44,6 +44,18 @@ def test_every_command_that_runs_a_step_checks_it(argv, monkeypatch, capsys):
     assert re.search(r"at batch 64 needs about .* but only 1\.0 MB \(1,048,576 bytes, \$TALLYNET_MEMORY_LIMIT\)", err)
 
 
+def test_train_checks_again_once_the_data_take_their_memory(monkeypatch, capsys, tmp_path):
+    """As when loading CIFAR-10 leaves too little: the first check passes, the second refuses,
+    counting the parameters that the figure already excludes."""
+    figures = iter([(1 << 40, "MemAvailable"), (1 << 20, "MemAvailable")])
+    monkeypatch.setattr(memory, "available_bytes", lambda: next(figures))
+    assert main(["train", CNN, "--epochs", "1", "--batch", "64", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"needs about .* of it already allocated\) but only 1\.0 MB \(1,048,576 bytes, MemAvailable\)",
+                     err), err
+    assert "the largest batch that fits is" in err and not (tmp_path / "run").exists()
+
+
 def test_force_runs_it_anyway(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv(memory.MEMORY_ENV, "1K")
     assert main(["train", CNN, "--epochs", "1", "--num-train", "64", "--batch", "32", "--force",
