@@ -95,6 +95,16 @@ def test_a_different_flag_is_refused_naming_it_and_both_values(run, tmp_path, ca
     assert f"resume with the checkpoint's {flag}" in err
 
 
+def test_a_refused_resume_touches_nothing(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run[1], copy)
+    (copy / ".checkpoint_last-abcd.npz.tmp").write_bytes(b"left by a kill")
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.name != ".tallynet.lock"}
+    flags = [f if f != "0.01" else "0.5" for f in FLAGS]  # another --lr
+    assert main(["train", str(run[0]), *flags, "--out", str(copy), "--resume", "--epochs", "3"]) == 2
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.name != ".tallynet.lock"} == before
+
+
 def test_the_same_run_resumes(run, tmp_path):
     assert resumed(run, tmp_path, "--epochs", "3") == 0
 
