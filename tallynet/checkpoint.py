@@ -127,6 +127,8 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path!r} is a directory; expected a .npz file written by tallynet")
     try:
         archive = np.load(path, allow_pickle=False)
         if isinstance(archive, np.ndarray):
@@ -135,7 +137,11 @@ def load_checkpoint(path):
             with archive:
                 members = {name: archive[name] for name in archive.files}
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path!r} (truncated or corrupt?): {err}") from err
+        # NumPy takes a file that is neither .npz nor .npy for a pickle and suggests loading it
+        # "unsafely using allow_pickle": advice a checkpoint reader must not give
+        why = "it is neither an .npz archive nor an .npy array" if "pickle" in str(err) else str(err)
+        raise CheckpointError(f"cannot read checkpoint {path!r} (truncated or corrupt?): {why}; expected "
+                              "a .npz archive written by tallynet") from err
     if _META not in members:
         raise CheckpointError(f"{path!r} is not a tallynet checkpoint (it has no {_META!r} entry)")
     try:

@@ -4,45 +4,98 @@ Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5
 """
 
 import argparse
+import hashlib
 import json
+import math
 import os
 import sys
-import time
 
 import numpy as np
 
 from .cost.conventions import CONVENTIONS
 from .dtypes import DTYPES, TRAINING_DTYPES
-from .models import from_spec, resolve_spec
+from .models import from_spec, load_spec, resolve_spec
 from .optim import ALIASES, UPDATE_RULES
 from .tuning import tune_process
 
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
 
-def _positive_int(text):
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+def _int_at_least(minimum):
+    """argparse type: an integer >= ``minimum``; argparse's message names the option."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_seed = _int_at_least(0)
+
+
+def _positive_float(text):
+    """argparse type: a finite number > 0 (a learning rate, a decay factor)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
 def _check_fits(model, data):
-    """Refuse data the model cannot take before training starts, naming both shapes."""
+    """Refuse data the model cannot take before training starts, naming both shapes.
+
+    The sample shape must be the spec's input exactly: with the same element count an
+    (8, 8, 1) input would silently train on (1, 8, 8) images, their pixels scrambled.
+    Only a one-dimensional input (features) takes any sample of its size, flattened."""
     if model.loss_name == "mse":
         raise ValueError("tallynet train trains classifiers (loss softmax or svm); this spec's loss is 'mse', "
                          "a regression loss: train it from Python with your own targets")
     sample = data["X_train"].shape[1:]
-    if int(np.prod(sample)) != int(np.prod(model.input_shape)):
-        raise ValueError(f"the data's samples have shape {sample} but the spec's input is {model.input_shape}")
+    flattens = len(model.input_shape) == 1 and int(np.prod(sample)) == model.input_shape[0]
+    if sample != model.input_shape and not flattens:
+        raise ValueError(f"the data's samples have shape {sample} but the spec's input is {model.input_shape}; "
+                         f"expected input: {list(sample)} in the spec")
     classes, labels = model.output_shape[-1], int(max(data["y_train"].max(), data["y_val"].max())) + 1
     if labels > classes:
         raise ValueError(f"the data has {labels} classes but the spec's last layer has {classes} outputs")
 
 
-def _model(spec, **kwargs):
-    return from_spec(resolve_spec(spec), **kwargs)
+def _spec_dict(spec):
+    """A preset's or a YAML file's spec as a dict (read once, so every check sees the same)."""
+    from .models import PRESETS
+
+    spec = resolve_spec(spec)
+    if isinstance(spec, str) and not os.path.exists(spec):
+        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
+                         f"of {', '.join(sorted(PRESETS))}")
+    return load_spec(spec) if isinstance(spec, str) else spec
+
+
+def _nonempty(text):
+    """argparse type: a path that is not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
+
+
+def _check_memory(args, spec, batch, what, dtype=None, optimizer="sgd", allocated=0):
+    """Refuse a step whose predicted peak exceeds the memory available (unless --force);
+    ``allocated``: the bytes of it already allocated (see ``memory.check_step_fits``)."""
+    from .cost import summary
+    from .memory import check_step_fits
+
+    if args.force:
+        return
+    check_step_fits(lambda b: summary(spec, batch=b, dtype=dtype, optimizer=optimizer).totals()["peak_bytes_estimate"],
+                    batch, what=f"{what} of {spec.get('name') or 'the network'}", allocated=allocated)
 
 
 def _console(stderr=False):
@@ -54,21 +107,31 @@ def _console(stderr=False):
 
 
 # --- train ----------------------------------------------------------------------
-class _Metrics:
-    """One JSON line per finished epoch in ``metrics.jsonl``; a resumed run keeps the lines it continues from."""
+def _labels_digest(data):
+    """SHA-256 of the three label arrays: two loads of a dataset with the same split have
+    the same one, so a resume can tell that its test images did not move into training."""
+    digest = hashlib.sha256()
+    for key in ("y_train", "y_val", "y_test"):
+        digest.update(np.ascontiguousarray(data[key], dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
-    def __init__(self, path, keep_epochs):
-        self.path = path
-        lines = []
-        if keep_epochs and os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                lines = [l for l in f if l.strip() and json.loads(l)["epoch"] <= keep_epochs]
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(lines)
 
-    def write(self, record):
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+def _run_info(args, model, data, batch):
+    """What a checkpoint records of its run; a resume must match it field by field. The
+    hyperparameters are keyed by their flags, so a refusal names the flag."""
+    from .data import LOADERS
+    from .models.spec import canonical_spec
+
+    dataset = args.data if args.data in LOADERS else os.path.abspath(args.data)
+    return {
+        "data": {"--data": dataset, "--seed": args.seed, "--num-train": args.num_train,
+                 "sample_shape": list(data["X_train"].shape[1:]),
+                 "split": [int(data[f"y_{k}"].shape[0]) for k in ("train", "val", "test")],
+                 "labels_sha256": _labels_digest(data)},
+        "hyperparameters": {"--optimizer": args.optimizer, "--lr": args.lr, "--lr-decay": args.lr_decay,
+                            "--batch": batch},
+        "model": canonical_spec(model),
+    }
 
 
 def cmd_train(args):
@@ -77,10 +140,17 @@ def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .data import load
     from .plot import plot_training
-    from .solver import Solver, TrainingDiverged
+    from .rundir import LAST_CHECKPOINT, RunDirectory, write_atomic
+    from .solver import Solver, TrainingDiverged, refuse_float16_training
 
     console = _console(stderr=True)
-    model = _model(args.spec, seed=args.seed)
+    # Everything is checked before the run directory is touched: flags (argparse), the spec,
+    # float16, memory, the data and its fit; then the directory and the checkpoint's run.
+    spec = _spec_dict(args.spec)
+    refuse_float16_training(spec.get("dtype"), f"spec {spec.get('name')!r}")
+    batch = args.batch or spec.get("batch", 32)
+    _check_memory(args, spec, batch, "a training step", optimizer=args.optimizer)
+    model = from_spec(spec, seed=args.seed)
     data_kwargs = {"seed": args.seed}
     if args.data not in ("digits",):
         data_kwargs["download"] = args.download
@@ -88,61 +158,63 @@ def cmd_train(args):
         data_kwargs["num_train"] = args.num_train
     data = load(args.data, **data_kwargs)
     _check_fits(model, data)
+    if batch > data["X_train"].shape[0]:
+        # minibatches are drawn with replacement: a larger batch repeats samples in every step
+        raise ValueError(f"--batch {batch} exceeds the {data['X_train'].shape[0]} training samples; expected a "
+                         "batch of at most that many (--batch, or the spec's batch)")
+    # again, now that the data take their memory; the parameters are part of the peak and allocated
+    resident = sum(p.nbytes for p in model.params.values()) + sum(
+        getattr(v, "nbytes", 0) for v in model.get_state().values())
+    _check_memory(args, spec, batch, "a training step", optimizer=args.optimizer, allocated=resident)
     out = args.out or os.path.join("runs", model.name or "model")
-    os.makedirs(out, exist_ok=True)
-    ckpt = os.path.join(out, "checkpoint")
-    last = f"{ckpt}_last.npz"
-    if args.resume and not os.path.exists(last):
-        raise FileNotFoundError(f"--resume: no checkpoint {last!r} to resume from")
     optim_config = {} if args.lr is None else {"learning_rate": args.lr}
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console,
                         disable=not console.is_terminal and not args.progress)
-    started = time.perf_counter()
 
     def on_iteration(solver, info):
         progress.update(task, completed=info["iteration"], description=f"epoch {info['epoch']}/{info['num_epochs']}",
                         status=f"loss {info['loss']:.4f}  val acc {solver.val_acc_history[-1] if solver.val_acc_history else float('nan'):.3f}")
 
     def on_epoch_end(solver, info):
-        metrics.write({k: info[k] for k in ("epoch", "iteration", "loss", "train_acc", "val_acc", "lr")}
-                      | {"seconds": round(time.perf_counter() - started, 3)})
+        run.append_metrics(solver.epoch_log[-1])
         console.print(f"epoch {info['epoch']:3d}  loss {info['loss']:.4f}  train acc {info['train_acc']:.4f}  "
                       f"val acc {info['val_acc']:.4f}  lr {info['lr']:.3g}")
 
-    solver = Solver(model, data, update_rule=args.optimizer, optim_config=optim_config, lr_decay=args.lr_decay,
-                    batch_size=args.batch or model.batch, num_epochs=args.epochs, num_train_samples=1000,
-                    checkpoint_name=ckpt, verbose=False, seed=args.seed,
-                    on_iteration=on_iteration, on_epoch_end=on_epoch_end,
-                    resume_from=last if args.resume else None)
-    metrics = _Metrics(os.path.join(out, "metrics.jsonl"), solver.epoch if args.resume else 0)
-    console.print(f"training {model.name or 'model'}: {sum(p.size for p in model.params.values()):,} parameters, "
-                  f"{data['X_train'].shape[0]} training samples, {args.optimizer}, "
-                  f"{solver.num_iterations} iterations; output in {out}/")
-    with progress:
-        task = progress.add_task("training", total=solver.num_iterations, completed=solver.iteration, status="")
-        try:
-            solver.train()
-        except KeyboardInterrupt:
-            saved = solver.last_checkpoint or "none yet"
-            console.print(f"[yellow]interrupted: last checkpoint {saved}; continue with --resume[/]")
-            return EXIT_INTERRUPTED
-        except TrainingDiverged as err:
-            console.print(f"[red]{err}[/]")
-            return EXIT_DIVERGED
-    seconds = time.perf_counter() - started
-    plot = plot_training(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
-                         os.path.join(out, "curves.png"), title=model.name)
-    test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
-    # The Solver has restored the parameters of the best validation epoch: keep them apart
-    # from checkpoint_last.npz, which holds the last epoch's state for --resume.
-    best = save_checkpoint(os.path.join(out, "best.npz"), {"params": model.params, "model_state": model.get_state()})
-    result = {"spec": args.spec, "data": args.data, "epochs": solver.epoch, "best_val_acc": solver.best_val_acc,
-              "test_acc": test_acc, "seconds": round(seconds, 2), "best_params": os.path.abspath(best)}
-    with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    with RunDirectory(out, resume=args.resume, overwrite=args.overwrite) as run:
+        solver = Solver(model, data, update_rule=args.optimizer, optim_config=optim_config, lr_decay=args.lr_decay,
+                        batch_size=batch, num_epochs=args.epochs, num_train_samples=1000,
+                        checkpoint_name=run.file("checkpoint"), verbose=False, seed=args.seed,
+                        on_iteration=on_iteration, on_epoch_end=on_epoch_end,
+                        resume_from=run.file(LAST_CHECKPOINT) if args.resume else None,
+                        run_info=_run_info(args, model, data, batch))
+        for name in run.prepare(solver.epoch_log):
+            console.print(f"removed {name}, left by a write that was interrupted")
+        console.print(f"training {model.name or 'model'}: {sum(p.size for p in model.params.values()):,} parameters, "
+                      f"{data['X_train'].shape[0]} training samples, {args.optimizer}, "
+                      f"{solver.num_iterations} iterations; output in {out}/")
+        with progress:
+            task = progress.add_task("training", total=solver.num_iterations, completed=solver.iteration, status="")
+            try:
+                solver.train()
+            except KeyboardInterrupt:
+                saved = solver.last_checkpoint or "none yet"
+                console.print(f"[yellow]interrupted: last checkpoint {saved}; continue with --resume[/]")
+                return EXIT_INTERRUPTED
+            except TrainingDiverged as err:
+                console.print(f"[red]{err}[/]")
+                return EXIT_DIVERGED
+        plot = plot_training(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                             run.file("curves.png"), title=model.name)
+        test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
+        # The Solver has restored the parameters of the best validation epoch: keep them apart
+        # from checkpoint_last.npz, which holds the last epoch's state for --resume.
+        best = save_checkpoint(run.file("best.npz"), {"params": model.params, "model_state": model.get_state()})
+        result = {"spec": args.spec, "data": args.data, "epochs": solver.epoch, "best_val_acc": solver.best_val_acc,
+                  "test_acc": test_acc, "seconds": round(solver.seconds, 2), "best_params": os.path.abspath(best)}
+        write_atomic(run.file("result.json"), json.dumps(result, indent=2))
     console.print(f"[bold green]test accuracy {test_acc:.4f}[/] (best val {solver.best_val_acc:.4f}) "
-                  f"in {seconds:.1f} s; curves {plot}, metrics {out}/metrics.jsonl")
+                  f"in {solver.seconds:.1f} s; curves {plot}, metrics {out}/metrics.jsonl")
     return 0
 
 
@@ -160,7 +232,7 @@ def _emit(report, fmt):
 def cmd_summary(args):
     from .cost import summary
 
-    s = summary(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
+    s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
     return _emit(s, args.format)
 
@@ -168,10 +240,13 @@ def cmd_summary(args):
 def cmd_walkthrough(args):
     from .cost.walkthrough import walkthrough
 
-    text = walkthrough(resolve_spec(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
+    text = walkthrough(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            raise OSError(f"-o {args.output!r}: cannot write the walkthrough there ({err.strerror})") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -181,13 +256,18 @@ def cmd_walkthrough(args):
 def cmd_profile(args):
     from .profile import profile
 
-    p = profile(resolve_spec(args.spec), batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
+    spec = _spec_dict(args.spec)
+    _check_memory(args, spec, args.batch or spec.get("batch", 32), "a profiled training step", dtype=args.dtype)
+    p = profile(spec, batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
     return _emit(p, args.format)
 
 
 def cmd_bench(args):
     from .bench import bench, report
 
+    spec = _spec_dict(args.spec)
+    for batch in args.batch:
+        _check_memory(args, spec, batch, "a benchmarked training step", dtype="float32", optimizer="sgd_momentum")
     data = bench(args.spec, batches=tuple(args.batch), repeats=args.repeats, threads=args.threads,
                  use_torch=not args.no_torch)
     sys.stdout.write(report(data))
@@ -204,7 +284,9 @@ def cmd_gradcheck(args):
     from .gradcheck import grad_check_sparse
     from .profile.profiler import random_batch
 
-    model = _model(args.spec, dtype=np.float64, seed=args.seed)
+    spec = _spec_dict(args.spec)
+    _check_memory(args, spec, args.batch, "a gradient check's step", dtype="float64")
+    model = from_spec(spec, dtype=np.float64, seed=args.seed)
     for layer in model.layers:
         layer.fix_randomness(args.seed)  # dropout: one mask for every evaluation
     X, y = random_batch(model, args.batch, np.random.default_rng(args.seed))
@@ -226,6 +308,11 @@ def cmd_gradcheck(args):
     return 0 if ok else 1
 
 
+def _force_flag(parser):
+    parser.add_argument("--force", action="store_true", help="run even when the predicted peak memory exceeds "
+                                                              "the memory available")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,12 +324,17 @@ def build_parser():
     p.add_argument("--epochs", type=_positive_int, default=10)
     p.add_argument("--batch", type=_positive_int, default=None, help="batch size (default: the spec's batch)")
     p.add_argument("--optimizer", default="adam", choices=list(UPDATE_RULES))
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
-    p.add_argument("--lr-decay", type=float, default=1.0, help="learning rate factor per epoch")
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--lr-decay", type=_positive_float, default=1.0, help="learning rate factor per epoch")
     p.add_argument("--num-train", type=_positive_int, default=None, help="use only this many training samples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="output directory (default runs/<name>)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint_last.npz")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", type=_nonempty, default=None, help="output directory (default runs/<name>); refused when it holds "
+                                               "files, unless --resume or --overwrite")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in OUT from its checkpoint_last.npz "
+                                                            "(the same spec, data and flags)")
+    mode.add_argument("--overwrite", action="store_true", help="delete the run in OUT and start afresh")
+    _force_flag(p)
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.set_defaults(func=cmd_train)
 
@@ -269,9 +361,10 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--steps", type=_positive_int, default=5, help="timed steps; times are their medians (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--dtype", default=None, choices=TRAINING_DTYPES)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
+    _force_flag(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("bench", help="time a training step and a forward pass, beside PyTorch's if installed")
@@ -280,13 +373,15 @@ def build_parser():
     p.add_argument("--repeats", type=_positive_int, default=21, help="timed runs after warm-up (default 21)")
     p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
+    _force_flag(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gradcheck", help="check every parameter's gradient numerically (float64)")
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=2)
     p.add_argument("--checks", type=_positive_int, default=10, help="random entries checked per parameter")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
+    _force_flag(p)
     p.set_defaults(func=cmd_gradcheck)
     for p in sub.choices.values():
         p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
@@ -304,13 +399,27 @@ def _with_input(args):
 
 
 def main(argv=None):
+    """Run a command; bad input, a bad file or a lack of memory ends in one message on stderr
+    (exit code 2), never a traceback."""
+    from .memory import InsufficientMemory
+
     args = build_parser().parse_args(argv)
     tune_process()  # a command is a training (or measuring) process: malloc and OpenBLAS set for speed
+
+    def fail(message):
+        print(f"tallynet {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
     try:
         return _with_input(args).func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, OSError) as err:
-        print(f"tallynet {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (ValueError, TypeError, FileNotFoundError, ImportError, OSError, InsufficientMemory) as err:
+        return fail(err)
+    except MemoryError as err:
+        detail = f" ({err})" if str(err) else ""
+        return fail(f"out of memory{detail}; try a smaller --batch")
+    except KeyboardInterrupt:
+        print(f"tallynet {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import numbers
 import signal
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -39,6 +40,17 @@ _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 _PAYLOAD_KEYS = ("epoch", "iteration", "batch_size", "num_train", "update_rule", "params",
                  "model_state", "optim_configs", "rng_state", "loss_history", "train_acc_history",
                  "val_acc_history", "best_val_acc", "best_params")
+
+FLOAT16_TRAINING = (
+    "float16 training is not supported: Adam's and RMSProp's eps (1e-8) underflow to 0 in float16, "
+    "and batchnorm's statistics lose their precision (x - mean rounds to 0 for inputs near 1000); "
+    "train in float32 (the cost model, `tallynet summary --dtype float16`, still takes float16)")
+
+
+def refuse_float16_training(dtype, what="the model"):
+    """Raise TypeError for a float16 training dtype, saying why (:data:`FLOAT16_TRAINING`)."""
+    if dtype is not None and np.dtype(dtype) == np.float16:
+        raise TypeError(f"{what} has dtype float16: {FLOAT16_TRAINING}")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -76,7 +88,13 @@ def _check_data(data):
                              "same number of samples, with one label per sample")
         if X.shape[0] == 0:
             raise ValueError(f"X_{split} is empty")
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            # else the first loss is NaN, reported as a divergence of the training
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"X_{split} holds NaN or infinite values (the first at index {tuple(bad.tolist())}); "
+                             "expected finite inputs")
     return arrays
+
 
 
 class Solver:
@@ -100,8 +118,16 @@ class Solver:
     - on_epoch_end(solver, info): called after every epoch (and its checkpoints)
       with info keys epoch, num_epochs, iteration, num_iterations, loss (the
       epoch's mean), train_acc, val_acc, best_val_acc, lr (the rate used during
-      the epoch), next_lr (after the decay) and checkpoint (the epoch file or None)
+      the epoch), next_lr (after the decay) and checkpoint (the epoch file or None);
+      ``solver.epoch_log[-1]`` is then the epoch's record (epoch, iteration, loss,
+      train_acc, val_acc, lr, seconds), which the epoch's checkpoints already hold
     - resume_from: a checkpoint path to continue from, as with :meth:`resume`
+    - run_info: optional JSON-able dict describing the run (the CLI records the model's
+      canonical spec, the data and the hyperparameters); it is saved in every checkpoint,
+      and :meth:`resume` refuses a checkpoint whose record differs, naming the field, or
+      that has none. Without it, a model built of layers is recorded as ``{"model": its
+      canonical spec}``, so that a resume into another network with the same parameter
+      shapes (sigmoid for relu, layernorm for batchnorm) is refused too
 
     Epochs and iterations are counted from 1 in ``info``, messages and file names.
     After :meth:`train` the parameters with the best validation accuracy are put
@@ -111,7 +137,7 @@ class Solver:
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  checkpoint_name=None, print_every=10, verbose=True, seed=None,
-                 on_iteration=None, on_epoch_end=None, resume_from=None):
+                 on_iteration=None, on_epoch_end=None, resume_from=None, run_info=None):
         if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a params dict and a loss(X, y=None) method")
         if hasattr(model, "get_state") != hasattr(model, "set_state"):
@@ -120,6 +146,12 @@ class Solver:
             raise TypeError(f"optim_config must be a dict or None, got {type(optim_config).__name__}")
         if isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real) or not lr_decay > 0:
             raise ValueError(f"lr_decay must be a number > 0, got {lr_decay!r}")
+        for name, w in model.params.items():
+            refuse_float16_training(getattr(w, "dtype", None), f"parameter {name!r}")
+        if run_info is not None and not isinstance(run_info, dict):
+            raise TypeError(f"run_info must be a dict or None, got {type(run_info).__name__}")
+        self._run_info_given = run_info is not None
+        self.run_info = run_info if run_info is not None else _model_record(model)
         self.model = model
         self.X_train, self.y_train, self.X_val, self.y_val = _check_data(data)
         self.update_rule = optim.get_update_rule(update_rule)
@@ -150,6 +182,9 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
+        self.epoch_log = []  # one record per finished epoch (the CLI's metrics.jsonl lines)
+        self.seconds = 0.0  # training time so far, over every resumed run
+        self._started = time.perf_counter()
         self.optim_configs = {name: copy.deepcopy(self.optim_config) for name in self.model.params}
         self.last_checkpoint = None  # the checkpoint last written or resumed from
         self._interrupt_requested = False
@@ -233,6 +268,7 @@ class Solver:
         """
         self._interrupt_requested = False
         self._consistent = True
+        self._started = time.perf_counter() - self.seconds
         with self._sigint_deferred():
             try:
                 self._loop()
@@ -292,26 +328,23 @@ class Solver:
         if not self.best_params or val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+        # The epoch's record goes into the checkpoints written next, so whoever logs it
+        # (on_epoch_end) can rewrite a log that a kill cut short from the checkpoint.
+        ipe = self.iterations_per_epoch
+        self.seconds = time.perf_counter() - self._started
+        self.epoch_log.append({
+            "epoch": self.epoch, "iteration": self.iteration,
+            "loss": float(np.mean(self.loss_history[(self.epoch - 1) * ipe:self.epoch * ipe])),
+            "train_acc": train_acc, "val_acc": val_acc, "lr": lr, "seconds": round(self.seconds, 3)})
         epoch_path = None
         if self.checkpoint_name is not None:
             epoch_path = self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
             self.save_checkpoint()
         if self.verbose:
             print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
-        ipe = self.iterations_per_epoch
-        return {
-            "epoch": self.epoch,
-            "num_epochs": self.num_epochs,
-            "iteration": self.iteration,
-            "num_iterations": self.num_iterations,
-            "loss": float(np.mean(self.loss_history[(self.epoch - 1) * ipe:self.epoch * ipe])),
-            "train_acc": train_acc,
-            "val_acc": val_acc,
-            "best_val_acc": self.best_val_acc,
-            "lr": lr,
-            "next_lr": self.learning_rate,
-            "checkpoint": epoch_path,
-        }
+        info = {key: self.epoch_log[-1][key] for key in ("epoch", "iteration", "loss", "train_acc", "val_acc", "lr")}
+        return dict(info, num_epochs=self.num_epochs, num_iterations=self.num_iterations,
+                    best_val_acc=self.best_val_acc, next_lr=self.learning_rate, checkpoint=epoch_path)
 
     # --- Ctrl-C -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -373,6 +406,9 @@ class Solver:
             "val_acc_history": self.val_acc_history,
             "best_val_acc": self.best_val_acc,
             "best_params": self.best_params,
+            "epoch_log": self.epoch_log,
+            "seconds": self.seconds,
+            "run_info": self.run_info,
         }
 
     def save_checkpoint(self, path=None):
@@ -393,10 +429,14 @@ class Solver:
 
         Restores the parameters, the model state, the optimizer configs (with the
         current learning rate), the generator, the counters, the histories and the
-        best parameters. The checkpoint must come from a run with the same batch
-        size, number of training samples, update rule and parameter shapes
-        (``ValueError`` otherwise). ``num_epochs``, ``lr_decay``, hooks and the
-        checkpoint name are this Solver's own, so training can be extended.
+        best parameters and the epoch log. The checkpoint must come from a run with
+        the same ``run_info`` (by default the model's canonical spec; the first
+        differing field is named with both values), batch size, number of training
+        samples, update rule and parameter shapes (``ValueError`` otherwise), and its
+        counters must hold together (``CheckpointError``: epoch and iteration, one
+        loss per iteration, an accuracy in [0, 1], a usable generator state).
+        ``num_epochs``, ``lr_decay``, hooks and the checkpoint name are this Solver's
+        own, so training can be extended, but not cut below what is done.
         """
         payload = checkpoint.load_checkpoint(path)
         if not isinstance(payload, dict) or payload.get("kind") != "solver":
@@ -404,7 +444,9 @@ class Solver:
         missing = [key for key in _PAYLOAD_KEYS if key not in payload]
         if missing:
             raise checkpoint.CheckpointError(f"Solver checkpoint {str(path)!r} lacks {', '.join(missing)}")
+        self._check_same_run(payload, str(path))
         self._check_compatible(payload, str(path))
+        self._check_counters(payload, str(path))
         state = payload["model_state"]
         if state:
             if not hasattr(self.model, "set_state"):
@@ -412,17 +454,72 @@ class Solver:
             self.model.set_state(state)
         self.model.params.update(payload["params"])
         self.optim_configs = payload["optim_configs"]
-        self.rng.bit_generator.state = payload["rng_state"]
+        try:
+            self.rng.bit_generator.state = payload["rng_state"]
+        except (TypeError, ValueError, KeyError) as err:
+            raise checkpoint.CheckpointError(f"checkpoint {str(path)!r} has an unusable rng_state "
+                                             f"({err}); expected a {type(self.rng.bit_generator).__name__} "
+                                             "state") from None
         self.epoch, self.iteration = payload["epoch"], payload["iteration"]
         self.loss_history = payload["loss_history"].tolist()
         self.train_acc_history = list(payload["train_acc_history"])
         self.val_acc_history = list(payload["val_acc_history"])
         self.best_val_acc = payload["best_val_acc"]
         self.best_params = payload["best_params"]
+        self.epoch_log = list(payload.get("epoch_log") or [])
+        self.seconds = float(payload.get("seconds") or 0.0)
         self.last_checkpoint = str(path)
         return self
 
+    def _check_same_run(self, payload, path):
+        """With ``run_info``, the checkpoint must record the same run (model, data, hyperparameters)."""
+        if self.run_info is None:
+            return
+        saved = payload.get("run_info")
+        if saved is None and not self._run_info_given:
+            return  # a checkpoint of an older tallynet, resumed from Python: only shapes can be checked
+        if not isinstance(saved, dict):
+            raise ValueError(f"checkpoint {path!r} does not record its run (model, data and hyperparameters), "
+                             "so nothing shows it is this run's; it was written by an older tallynet or "
+                             "without run_info: start a new run")
+        diff = first_difference(saved, self.run_info)
+        if diff is not None:
+            field, was, now = diff
+            last = field.rsplit(".", 1)[-1]
+            field = last if last.startswith("--") else field  # a CLI flag speaks for itself
+            raise ValueError(f"checkpoint {path!r} comes from a different run: {field} is {was!r} in the "
+                             f"checkpoint but {now!r} now; resume with the checkpoint's {field}, or start "
+                             "a new run")
+
+    def _check_counters(self, payload, path):
+        """Counters a hand-edited or damaged checkpoint could hold, checked against each other."""
+        def bad(what):
+            raise checkpoint.CheckpointError(f"checkpoint {path!r} is inconsistent: {what}")
+
+        epoch, iteration = payload["epoch"], payload["iteration"]
+        for key, value in (("epoch", epoch), ("iteration", iteration)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                bad(f"{key} is {value!r}, expected an integer >= 0")
+        ipe = self.iterations_per_epoch
+        # A checkpoint is written at a unit boundary: within an epoch, or just after its last
+        # iteration with the epoch's end still to do.
+        if not 0 <= iteration // ipe - epoch <= 1:
+            bad(f"epoch {epoch} does not go with iteration {iteration} at {ipe} iterations per epoch "
+                f"(expected epoch {iteration // ipe} or {iteration // ipe - 1})")
+        best = payload["best_val_acc"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or not 0 <= best <= 1:
+            bad(f"best_val_acc is {best!r}, expected an accuracy in [0, 1]")
+        losses = payload["loss_history"]
+        if not isinstance(losses, np.ndarray) or losses.shape != (iteration,):
+            bad(f"loss_history has shape {getattr(losses, 'shape', type(losses).__name__)}, expected "
+                f"({iteration},), one loss per iteration")
+        if iteration > self.num_iterations:
+            raise ValueError(f"checkpoint {path!r} has done {iteration} iterations ({epoch} epochs), more than "
+                             f"the {self.num_iterations} of the {self.num_epochs} epochs asked for; ask for "
+                             f"at least {-(-iteration // ipe)} epochs")
+
     def _check_compatible(self, payload, path):
+        """Batch size, training samples, update rule and parameter shapes must match."""
         for key, here in (("batch_size", self.batch_size), ("num_train", int(self.X_train.shape[0])),
                           ("update_rule", self.update_rule_name)):
             if payload[key] != here:
@@ -436,3 +533,37 @@ class Solver:
             if saved[name].shape != w.shape or saved[name].dtype != w.dtype:
                 raise ValueError(f"checkpoint {path!r} holds {name} with shape {saved[name].shape} and dtype "
                                  f"{saved[name].dtype}, but the model's has shape {w.shape} and dtype {w.dtype}")
+
+
+def _model_record(model):
+    """``{"model": canonical spec}`` of a model built of layers, else None (any other model)."""
+    from .models.spec import canonical_spec
+
+    try:
+        return {"model": canonical_spec(model)}
+    except (AttributeError, TypeError):
+        return None
+
+
+def first_difference(saved, here, path=""):
+    """The first place where two JSON-like trees differ, as ``(dotted path, saved, here)``, or None.
+
+    Dicts that share keys are compared key by key (in ``here``'s order, then keys only
+    ``saved`` has), lists item by item when their lengths agree; anything else, such as
+    two layers ``{"relu": {}}`` and ``{"sigmoid": {}}``, is compared whole."""
+    if isinstance(saved, dict) and isinstance(here, dict) and (saved.keys() & here.keys() or saved == here):
+        for key in list(here) + [k for k in saved if k not in here]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in saved or key not in here:
+                return where, saved.get(key), here.get(key)
+            diff = first_difference(saved[key], here[key], where)
+            if diff is not None:
+                return diff
+        return None
+    if isinstance(saved, list) and isinstance(here, list) and len(saved) == len(here):
+        for i, (a, b) in enumerate(zip(saved, here)):
+            diff = first_difference(a, b, f"{path}[{i}]")
+            if diff is not None:
+                return diff
+        return None
+    return None if saved == here else (path or "<root>", saved, here)

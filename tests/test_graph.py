@@ -79,8 +79,8 @@ def test_an_output_feeding_two_nodes_gets_the_sum_of_their_gradients():
 def test_parameter_and_state_names_are_node_paths():
     model = from_spec("examples/resnet20.yaml", seed=0)
     assert list(model.params)[:4] == ["conv1.W", "bn1.gamma", "bn1.beta", "layer1.0.conv1.W"]
-    assert "layer3.0.shortcut.W" in model.params and "layer3.2.bn2.beta" in model.params
-    assert "layer2.0.shortcut_bn.running_var" in model.get_state()
+    assert "layer3.0.downsample.0.W" in model.params and "layer3.2.bn2.beta" in model.params
+    assert "layer2.0.downsample.1.running_var" in model.get_state()
     assert model.weight_keys()[-1] == "fc.W"
 
 
@@ -118,7 +118,7 @@ TAIL = [{"pool": "global_avgpool"}, {"fc": {"affine": {"units": 2}}}]
     ([{"x": {"conv": {"filters": 3, "kernel": 3, "pad": 1}}}, {"add": {"add": None, "inputs": ["x", "input"]}}] + TAIL,
      None, r"node 'add'.*\(1, 3, 4, 4\) and \(1, 2, 4, 4\) differ"),
     ([{"s": {"block": "res", "filters": 3}}] + TAIL, {"res": BLOCK},
-     r"node 's\.0\.add' in block 'res'.*\(1, 3, 4, 4\) and \(1, 2, 4, 4\) differ"),
+     r"node 's\.add' in block 'res'.*\(1, 3, 4, 4\) and \(1, 2, 4, 4\) differ"),
     ([{"s": {"block": "nope"}}] + TAIL, {"res": BLOCK}, r"unknown block 'nope'; expected one of res"),
     ([{"s": {"block": "res", "filter": 2}}] + TAIL, {"res": BLOCK}, r"block 'res' has no parameter 'filter'"),
     ([{"s": {"block": "res"}}] + TAIL, {"res": BLOCK}, r"block 'res' needs parameter 'filters'"),
@@ -220,7 +220,10 @@ def test_walkthrough_of_a_graph_groups_its_block_uses_and_states_the_merge_rules
     s = summary("examples/resnet20.yaml", batch=2)
     groups = blocks(s.layers)
     assert [g[0].name for g in groups[:5]] == ["conv1", "bn1", "relu", "layer1.0.conv1", "layer1.1.conv1"]
-    assert [l.name for l in groups[3]][-2:] == ["layer1.0.add", "layer1.0.relu2"]
+    assert [l.name for l in groups[3]][-2:] == ["layer1.0.add", "layer1.0.relu"]
+    projection = next(g for g in groups if g[0].name == "layer2.0.conv1")  # its shortcut in the same block
+    assert [l.name for l in projection][-4:] == ["layer2.0.downsample.0", "layer2.0.downsample.1", "layer2.0.add",
+                                                 "layer2.0.relu"]
     doc = walkthrough("examples/resnet20.yaml", batch=2)
     assert len(re.findall(r"^## Block \d+: layer\d\.\d\.conv1", doc, flags=re.M)) == 9
     assert "### Merge nodes" in doc and "- **Add** (Addition (residual connection)): `walkthrough`" in doc

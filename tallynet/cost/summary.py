@@ -44,7 +44,7 @@ import numpy as np
 from .. import optim
 from ..counts import LayerFlops, Ops
 from ..dtypes import DTYPES
-from ..layers._checks import check_choice
+from ..layers._checks import check_choice, check_int
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
 from ..models.nodes import MODEL_INPUT, chain, consumers, input_list, last_uses, node_shapes, training_passes
@@ -138,11 +138,13 @@ def blocks(layer_costs):
 
 
 def _blocks_by_path(layer_costs):
-    """A graph's blocks: consecutive nodes under one block use (``layer1.0.conv1``, ``layer1.0.add``
-    make block ``layer1.0``); a node outside any block is a group of its own."""
+    """A graph's blocks: consecutive nodes under one block use (``layer1.0.conv1``, ``layer1.0.add``,
+    ``layer1.0.downsample.0`` make block ``layer1.0``; ``features.3.squeeze`` block ``features.3``);
+    a node outside any block (``conv1``, ``features.0``) is a group of its own."""
     groups, prefix = [], None
     for l in layer_costs:
-        here = l.name.rsplit(".", 1)[0] if "." in l.name else None
+        parts = l.name.split(".")
+        here = ".".join(parts[:2]) if len(parts) > 2 else None
         if here is None or here != prefix:
             groups.append([])
         groups[-1].append(l)
@@ -390,7 +392,5 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     dtype = np.dtype(dtype or default_dtype).name
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    batch = int(default_batch if batch is None else batch)
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+    batch = check_int("batch", default_batch if batch is None else batch, 1)  # 2.5 is refused, not truncated
     return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss, names=names)

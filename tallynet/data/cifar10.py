@@ -51,7 +51,7 @@ _ALLOWED_GLOBALS = {
 
 def load_cifar10(path=None, download=False, cache_dir=None, num_val=1000, num_test=None,
                  num_train=None, seed=0, mean="channel", url=CIFAR10_URL,
-                 sha256=CIFAR10_SHA256, timeout=60.0, progress=None):
+                 sha256=CIFAR10_SHA256, timeout=1800.0, progress=None):
     """Load CIFAR-10, split off a validation set from the training batches, preprocess.
 
     - path: a directory holding the six batch files, or holding ``cifar-10-batches-py/``
@@ -67,7 +67,8 @@ def load_cifar10(path=None, download=False, cache_dir=None, num_val=1000, num_te
       (the default split is 49000 / 1000 / 10000)
     - seed, mean: see :func:`tallynet.data.split_and_preprocess`
     - url, sha256: where the archive is downloaded from and its expected digest
-    - timeout, progress: passed to :func:`tallynet.data.download.fetch`
+    - timeout: the deadline of the whole download in seconds (the archive is 163 MiB)
+    - progress: passed to :func:`tallynet.data.download.fetch`
 
     Returns the Solver's data dict: images float32 of shape (n, 3, 32, 32) equal to
     ``pixel / 255 - mean`` with ``mean`` (returned too) the training split's mean,

@@ -47,7 +47,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def load_mnist(path=None, download=False, cache_dir=None, num_val=5000, num_test=None,
                num_train=None, seed=0, mean="channel", base_url=MNIST_URL,
-               sha256=MNIST_SHA256, timeout=60.0, progress=None):
+               sha256=MNIST_SHA256, timeout=600.0, progress=None):
     """Load MNIST, split off a validation set from the training images, preprocess.
 
     - path: a directory holding the four idx files (gzipped or not); None looks in
@@ -63,7 +63,8 @@ def load_mnist(path=None, download=False, cache_dir=None, num_val=5000, num_test
     - seed, mean: see :func:`tallynet.data.split_and_preprocess`
     - base_url: the directory URL the four file names are appended to
     - sha256: mapping from each of the four file names to its expected digest
-    - timeout, progress: passed to :func:`tallynet.data.download.fetch`
+    - timeout: the deadline of each file's whole download in seconds
+    - progress: passed to :func:`tallynet.data.download.fetch`
 
     Returns the Solver's data dict: images float32 of shape (n, 1, 28, 28) equal to
     ``pixel / 255 - mean`` with ``mean`` (returned too) the training split's mean,

@@ -84,3 +84,38 @@ def window_output_size(name, size, kernel, stride, pad):
             f"({size} + 2*{pad} = {size + 2 * pad})"
         )
     return (size + 2 * pad - kernel) // stride + 1
+
+
+def check_param_dict(name, value, optional=False):
+    """A kernel's parameter dict (``bn_param``, ``dropout_param``, ``ln_param``, ...): a dict,
+    or None where ``optional``. Returns it ({} for an optional None)."""
+    if value is None and optional:
+        return {}
+    if not isinstance(value, dict):
+        expected = "a dict or None" if optional else "a dict"
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}"[:200])
+    return value
+
+
+def check_cache(name, cache, length, producer):
+    """A backward pass's cache: the ``length``-tuple ``producer`` returned."""
+    if not isinstance(cache, tuple) or len(cache) != length:
+        got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
+        raise ValueError(f"{name} must be the {length}-tuple that {producer} returns, got {got}")
+    return cache
+
+
+def check_nonempty_batch(name, x, why):
+    """A pass that takes statistics over the batch needs at least one sample."""
+    if x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"{name} has shape {x.shape}: {why} needs at least one sample (N >= 1) "
+                         "and no empty dimension")
+    return x
+
+
+def check_not_float16(name, x, why):
+    """Kernels whose float16 result would be silently wrong refuse float16 input."""
+    if x.dtype == np.float16:
+        raise TypeError(f"{name} has dtype float16, which {why}; expected float32 or float64 "
+                        "(the cost model, tallynet.cost.summary, still takes float16)")
+    return x

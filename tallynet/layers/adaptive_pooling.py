@@ -14,7 +14,7 @@ channel-major memory (C, H, W, N) of the activations, with no copy and no loop.
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_float_array, check_shape
+from ._checks import check_cache, check_float_array, check_shape
 from ._text import per_element
 from .base import Footprint, Layer, no_bytes, no_macs
 from .im2col import channel_major, image_shape, kernel_pair, kernel_spec
@@ -35,7 +35,7 @@ def global_avg_pool_forward(x):
 def global_avg_pool_backward(dout, cache):
     """dx[n, c, h, w] = dout[n, c] / (H W); dout of shape (N, C), dx of shape (N, C, H, W),
     channel-major (see :mod:`tallynet.layers.im2col`)."""
-    x_shape, dtype = cache
+    x_shape, dtype = check_cache("cache", cache, 2, "global_avg_pool_forward")
     check_shape("dout", dout, x_shape[:2])
     dx = channel_major(x_shape, dtype)
     dx[...] = (dout / (x_shape[2] * x_shape[3]))[:, :, None, None]

@@ -8,11 +8,12 @@ backward, which split the channels over threads.
 import numpy as np
 
 from ..counts import term
-from ._checks import check_choice, check_float_array, check_shape
+from ._checks import check_choice, check_float_array, check_nonempty_batch, check_not_float16, check_param_dict, \
+    check_shape
 from ._text import per_element
 from .base import MODES
-from .normalization import (_check_eps, _check_real, _check_scale_shift, _normalize_backward, _normalize_forward,
-                            _per_channel, _scale_shift_grads, _ScaleShiftNorm)
+from .normalization import (_FLOAT16_STATS, _check_eps, _check_real, _check_scale_shift, _normalize_backward,
+                            _normalize_forward, _per_channel, _scale_shift_grads, _ScaleShiftNorm)
 
 __all__ = ["BatchNorm", "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
            "spatial_batchnorm_forward", "spatial_batchnorm_backward"]
@@ -29,6 +30,8 @@ def _running_stat(name, value, size, dtype, fill):
 
 def _batchnorm(x, gamma, beta, bn_param, axes):
     """Shared body of :func:`batchnorm_forward` and :func:`spatial_batchnorm_forward`."""
+    check_param_dict("bn_param", bn_param)
+    check_not_float16("x", x, _FLOAT16_STATS)
     mode = check_choice("mode", bn_param.get("mode"), MODES)
     eps = _check_eps(bn_param.get("eps", 1e-5))
     momentum = _check_real("momentum", bn_param.get("momentum", 0.9), 0.0, 1.0, low_open=False)
@@ -40,6 +43,8 @@ def _batchnorm(x, gamma, beta, bn_param, axes):
     running_mean = _running_stat("running_mean", bn_param.get("running_mean"), C, x.dtype, 0.0)
     running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 1.0)
     if mode == "train":
+        # an empty batch's mean is NaN, which the running averages would keep for good
+        check_nonempty_batch("x", x, "batchnorm in train mode")
         out, cache, mean, var = _normalize_forward(x, gamma, beta, eps, axes)
         running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(C)
         running_var = momentum * running_var + (1 - momentum) * var.reshape(C)

@@ -28,7 +28,7 @@ from itertools import product
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_float_array, check_int, check_shape
+from ._checks import check_cache, check_float_array, check_int, check_shape
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
@@ -66,8 +66,21 @@ def _check_conv_args(x, w, b, conv_param):
     if b is not None:
         check_float_array("b", b, ndim=1)
         check_shape("b", b, (w.shape[0],))
+    if 0 in w.shape:
+        raise ValueError(f"w has shape {w.shape}; expected (F, C, kh, kw) with every size >= 1 "
+                         "(at least one filter)")
+    check_pad(pad, dilation * (w.shape[2] - 1) + 1, dilation * (w.shape[3] - 1) + 1)
     conv_param = {"stride": stride, "pad": pad, "groups": groups, "dilation": dilation}
     return conv_param, *_output_size(x.shape, w, conv_param)
+
+
+def check_pad(pad, kh, kw):
+    """pad <= max(kh, kw) - 1: a wider pad only adds outputs whose windows see nothing but
+    padding (and a pad of 10^6 would allocate terabytes)."""
+    if pad > max(kh, kw) - 1:
+        raise ValueError(f"pad must be at most the kernel size - 1 = {max(kh, kw) - 1} for a "
+                         f"{kh}x{kw} kernel, got {pad}")
+    return pad
 
 
 def _output_size(x_shape, w, conv_param):
@@ -119,7 +132,7 @@ def conv_backward_naive(dout, cache):
     out[n, f, p, q] adds dout[n, f, p, q] * w[f] to dx under its window (in f's group's
     channels), dout[n, f, p, q] * (x_pad under its window) to dw[f], and dout[n, f, p, q] to db[f].
     """
-    x, w, b, conv_param = cache
+    x, w, b, conv_param = check_cache("cache", cache, 4, "conv_forward_naive")
     N, C, H, W = x.shape
     check_shape("dout", dout, (N, w.shape[0], *_output_size(x.shape, w, conv_param)))
     pad = conv_param["pad"]
@@ -188,7 +201,7 @@ def conv_backward_fast(dout, cache):
     @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
     like :func:`conv_backward_naive`, dx channel-major.
     """
-    x_shape, w, b, conv_param, cols = cache
+    x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     F, _, kh, kw = w.shape
     groups = conv_param["groups"]
     dout_rows = _dout_rows(dout, cache)
@@ -202,7 +215,7 @@ def conv_backward_fast(dout, cache):
 
 def conv_param_grads_fast(dout, cache):
     """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
-    _, w, b, conv_param, cols = cache
+    _, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     dout_rows = _dout_rows(dout, cache)
     return _weight_grad(dout_rows, cols, w, conv_param["groups"]), _bias_grad(dout_rows, b)
 
@@ -258,11 +271,13 @@ class Conv2d(Layer):
         self.filters = check_int("filters", filters, 1)
         self.kh, self.kw = kernel_pair("kernel", kernel)
         self.stride = check_int("stride", stride, 1)
-        self.pad = check_int("pad", pad, 0)
         self.groups = check_int("groups", groups, 1)
         if self.filters % self.groups:
             raise ValueError(f"groups={self.groups} must divide filters ({self.filters})")
         self.dilation = check_int("dilation", dilation, 1)
+        # the window a pad is measured against spans d (k - 1) + 1 pixels
+        self.pad = check_pad(check_int("pad", pad, 0), self.dilation * (self.kh - 1) + 1,
+                             self.dilation * (self.kw - 1) + 1)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from ._checks import check_choice, check_float_array, check_keep_probability, check_shape
+from ._checks import check_cache, check_choice, check_float_array, check_keep_probability, check_param_dict, check_shape
 from ._text import elements, per_element
 from .base import MODES, Footprint, Layer, no_macs
 
@@ -50,6 +50,7 @@ def dropout_forward(x, dropout_param):
     Returns ``(out, cache)``: out of x's shape and dtype, cache = (dropout_param, mask).
     """
     check_float_array("x", x)
+    check_param_dict("dropout_param", dropout_param)
     p = check_keep_probability("p", dropout_param.get("p"))
     mode = check_choice("mode", dropout_param.get("mode"), MODES)
     if mode == "test":
@@ -69,7 +70,7 @@ def dropout_backward(dout, cache):
     the cached mask (None in test mode), not from dropout_param, so changing the
     dict's mode between the two passes cannot mismatch them.
     """
-    _, mask = cache
+    _, mask = check_cache("cache", cache, 2, "dropout_forward")
     check_float_array("dout", dout)
     if mask is None:
         return dout

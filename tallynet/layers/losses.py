@@ -2,12 +2,13 @@
 
 import numpy as np
 
-from ._checks import check_choice, check_float_array, check_shape
+from ._checks import check_choice, check_float_array, check_nonempty_batch, check_shape
 
 
 def _check_labels(x, y):
     """Class labels: integers of shape (N,), each in [0, C)."""
     check_float_array("x", x, ndim=2)
+    check_nonempty_batch("x", x, "a loss averaged over the batch")
     y = np.asarray(y)
     if y.dtype.kind not in "iu":
         raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")

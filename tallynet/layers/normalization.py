@@ -38,7 +38,8 @@ import math
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_choice, check_float_array, check_same_dtype, check_shape
+from ._checks import (check_cache, check_choice, check_float_array, check_nonempty_batch, check_not_float16,
+                      check_param_dict, check_same_dtype, check_shape)
 from ._text import dims_symbol, n as _n, per_element, times
 from ._threads import along, split
 from .base import MODES, Footprint, Layer, no_macs
@@ -185,7 +186,7 @@ def _normalize_backward(dout, cache):
 
     Returns ``(dx, dgamma, dbeta)`` with shapes x.shape, (C,), (C,).
     """
-    x, _, inv_std, x_hat, gamma, axes = cache
+    x, _, inv_std, x_hat, gamma, axes = check_cache("cache", cache, 6, "a normalization forward pass")
     if axes is not None and 1 not in axes:
         return _batchnorm_backward_fused(dout, cache)
     dgamma, dbeta = _scale_shift_grads(dout, cache)
@@ -227,10 +228,16 @@ def _batchnorm_backward_fused(dout, cache):
     return dx, dgamma, dbeta
 
 
+#: why the normalizations refuse float16
+_FLOAT16_STATS = "loses the statistics' precision (x - mean rounds to 0 for inputs near 1000)"
+
+
 # --- layer normalization -------------------------------------------------------
 def _layernorm(x, gamma, beta, ln_param):
     """Shared body of the two layernorm kernels: statistics over every axis but the batch."""
-    ln_param = {} if ln_param is None else ln_param
+    ln_param = check_param_dict("ln_param", ln_param, optional=True)
+    check_not_float16("x", x, _FLOAT16_STATS)
+    check_nonempty_batch("x", x, "layernorm")
     eps = _check_eps(ln_param.get("eps", 1e-5))
     _check_scale_shift(gamma, beta, x.shape[1])
     out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes=tuple(range(1, x.ndim)))

@@ -26,7 +26,7 @@ from itertools import product
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_float_array, check_int, check_shape, window_output_size
+from ._checks import check_cache, check_float_array, check_int, check_shape, window_output_size
 from ._text import elements, fmt_kernel, per_axis, per_element, window_dims, window_given
 from ._threads import split
 from .adaptive_pooling import GlobalAvgPool, global_avg_pool_backward, global_avg_pool_forward  # noqa: F401
@@ -117,7 +117,7 @@ def max_pool_backward_naive(dout, cache):
     Returns dx of shape (N, C, H, W), in x's dtype: each dout[n, c, p, q] is added
     to the first maximal element of its window (the module's tie rule).
     """
-    x, pool_param = cache
+    x, pool_param = check_cache("cache", cache, 2, "max_pool_forward_naive")
     N, C = x.shape[:2]
     out_h, out_w = _output_size(x.shape, pool_param)
     check_shape("dout", dout, (N, C, out_h, out_w))
@@ -246,9 +246,9 @@ def max_pool_backward_fast(dout, cache):
     subtractions, all exact. (Multiplying by a mask is about 6x faster than np.where.)
     Otherwise dout is put at each window's argmax in zero columns, and col2im adds them up.
     """
-    if cache[0] == "tiles":
-        return _max_pool_backward_tiles(dout, *cache[1:])
-    _, x_shape, dtype, pool_param, argmax = cache
+    if isinstance(cache, tuple) and cache[:1] == ("tiles",):
+        return _max_pool_backward_tiles(dout, *check_cache("cache", cache, 4, "max_pool_forward_fast")[1:])
+    _, x_shape, dtype, pool_param, argmax = check_cache("cache", cache, 5, "max_pool_forward_fast")
     _check_dout(dout, x_shape, pool_param)
     dcols = np.zeros((argmax.shape[0], pool_param["pool_height"] * pool_param["pool_width"], argmax.shape[1]),
                      dtype=dtype)
@@ -316,7 +316,7 @@ def avg_pool_backward(dout, cache):
     Returns dx of shape (N, C, H, W), in x's dtype, channel-major: every element of a
     window receives dout / (pool_height * pool_width), summed over the windows that cover it.
     """
-    method, x_shape, dtype, pool_param = cache
+    method, x_shape, dtype, pool_param = check_cache("cache", cache, 4, "avg_pool_forward")
     _check_dout(dout, x_shape, pool_param)
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     divisors = _divisors(x_shape, pool_param, dtype)

@@ -101,7 +101,9 @@ class Graph:
         X = np.asarray(X)
         if X.shape[1:] != self.input_shape:
             flat = int(np.prod(self.input_shape))
-            if X.ndim >= 2 and int(np.prod(X.shape[1:])) == flat:
+            # only features are flattened: an (N, H, W, C) batch reshaped to (N, C, H, W)
+            # would train on scrambled pixels
+            if len(self.input_shape) == 1 and X.ndim >= 2 and int(np.prod(X.shape[1:])) == flat:
                 X = X.reshape((X.shape[0],) + self.input_shape)
             else:
                 raise ValueError(

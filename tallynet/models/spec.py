@@ -30,6 +30,7 @@ cannot drift from the layers. Optional model keys: ``reg``, ``weight_scale``,
 """
 
 import inspect
+import json
 import os
 
 import numpy as np
@@ -59,11 +60,16 @@ def load_spec(path):
         import yaml
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("reading YAML specs needs PyYAML: pip install 'tallynet[cli]'") from None
+    if os.path.isdir(path):
+        raise SpecError(f"spec {path!r} is a directory; expected a YAML spec file or a preset name")
     if not os.path.isfile(path):
         raise SpecError(f"spec file {path!r} does not exist")
     with open(path, encoding="utf-8") as f:
         try:
             spec = yaml.safe_load(f)
+        except UnicodeDecodeError as err:
+            raise SpecError(f"spec file {path!r} is not UTF-8 text (byte {err.start}: {err.reason}); "
+                            "expected a YAML file in UTF-8") from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -127,6 +133,8 @@ def _check_fields(spec):
         bad("seed", "an integer >= 0")
     if "name" in spec and not isinstance(spec["name"], str):
         bad("name", "a string")
+    if "dtype" in spec and not (isinstance(spec["dtype"], str) and spec["dtype"] in DTYPES):
+        bad("dtype", f"one of {', '.join(DTYPES)}")
     if "hidden_dims" in spec and not (isinstance(spec["hidden_dims"], list)
                                       and all(is_int(h) and h >= 1 for h in spec["hidden_dims"])):
         bad("hidden_dims", "a list of integers >= 1")
@@ -225,3 +233,23 @@ def from_spec(spec, dtype=None, seed=None):
     model.spec = spec
     model.batch = int(spec.get("batch", 32))
     return model
+
+
+def canonical_spec(model):
+    """The spec of what ``model`` computes, in one canonical form: the input shape, every
+    layer as ``{kind: config()}`` with all its fields filled in, the loss, L2 strength and
+    dtype; JSON-able (lists, not tuples). Two models with the same canonical spec run the
+    same function of their parameters; a FullyConnectedNet and the layer list it expands
+    to have the same one. Checkpoints record it, and a resume compares it field by field."""
+    spec = {"input": list(model.input_shape), "loss": model.loss_name, "reg": float(model.reg),
+            "dtype": np.dtype(model.dtype).name}
+    nodes = getattr(model, "nodes", None) or chain(model.layers)
+    if all(inputs == (i - 1,) for i, (_, inputs) in enumerate(nodes)):
+        spec["layers"] = [{layer.kind: layer.config()} for layer in model.layers]
+    else:  # a graph: every node by name, with the names of its inputs
+        names = model.node_names
+        spec["nodes"] = [{name: {layer.kind: layer.config(), "inputs": [names[j] if j >= 0 else "input"
+                                                                        for j in inputs]}}
+                         for name, (layer, inputs) in zip(names, nodes)]
+    # the round trip turns tuples into lists and NumPy scalars into numbers, as a checkpoint stores them
+    return json.loads(json.dumps(spec, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
