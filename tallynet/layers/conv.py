@@ -23,15 +23,17 @@ from itertools import product
 import numpy as np
 
 from ..counts import LayerFlops, Ops, matmul_ops, sum_ops
-from ._checks import check_float_array, check_int, check_shape
+from ._checks import as_float_param, check_float_array, check_int, check_shape
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at, window_param
 
 
 def _check_conv_args(x, w, b, conv_param):
-    """Validate the forward arguments; returns ``(conv_param, H', W')`` with conv_param normalised."""
+    """Validate the forward arguments; returns ``(w, b, conv_param, H', W')`` with integer w and b
+    converted to x's dtype and conv_param normalised."""
     check_float_array("x", x, ndim=4)
+    w, b = as_float_param("w", w, x), as_float_param("b", b, x)
     check_float_array("w", w, ndim=4)
     if w.shape[1] != x.shape[1]:
         raise ValueError(
@@ -44,7 +46,7 @@ def _check_conv_args(x, w, b, conv_param):
     stride = window_param(conv_param, "conv_param", "stride", 1)
     pad = window_param(conv_param, "conv_param", "pad", 0)
     out_h, out_w = output_hw("x", x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
-    return {"stride": stride, "pad": pad}, out_h, out_w
+    return w, b, {"stride": stride, "pad": pad}, out_h, out_w
 
 
 def _output_size(x_shape, w, conv_param):
@@ -63,7 +65,7 @@ def conv_forward_naive(x, w, b, conv_param):
     Returns ``(out, cache)``: out of shape (N, F, H', W') (formula in the module
     docstring), in x's dtype; cache = (x, w, b, conv_param).
     """
-    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     xp = pad_hw(x, conv_param["pad"])
     out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
@@ -115,7 +117,7 @@ def conv_forward_fast(x, w, b, conv_param):
     Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
     the columns are all that backward needs of x.
     """
-    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, F, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"])
     rows = w.reshape(F, -1) @ cols  # (F, H' W' N): the one GEMM
