@@ -1,8 +1,9 @@
-"""Models: the course's FullyConnectedNet, layer lists (Sequential), specs and presets."""
+"""Models: the course's FullyConnectedNet, TwoLayerNet and ThreeLayerConvNet, layer lists (Sequential), specs and presets."""
 
-from .fcnet import FullyConnectedNet
+from .cnn import ThreeLayerConvNet
+from .fcnet import FullyConnectedNet, TwoLayerNet
 from .presets import PRESETS, preset, resolve_spec
 from .sequential import Sequential
 from .spec import SpecError, from_spec, load_spec
 
-__all__ = ["FullyConnectedNet", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "SpecError"]
+__all__ = ["FullyConnectedNet", "TwoLayerNet", "ThreeLayerConvNet", "Sequential", "from_spec", "load_spec", "preset", "PRESETS", "resolve_spec", "SpecError"]

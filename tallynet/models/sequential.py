@@ -65,6 +65,8 @@ class Sequential:
     - dtype: dtype of parameters and computation (float32 to train, float64 to check)
     - seed: seeds the weight initialisation and the generators of layers that draw
       random numbers without a seed of their own (dropout)
+    - rng: a generator to draw from instead of ``np.random.default_rng(seed)`` (the
+      course's FullyConnectedNet passes NumPy's global one, ``np.random``)
 
     Parameters are named like the course's nets: ``W1, b1`` for the first layer
     with weights, ``gamma1, beta1`` for a normalization layer that follows it,
@@ -72,7 +74,7 @@ class Sequential:
     """
 
     def __init__(self, layers, input_shape, loss="softmax", reg=0.0, weight_scale="he",
-                 dtype=np.float32, seed=None, name=None):
+                 dtype=np.float32, seed=None, name=None, rng=None):
         self.layers = list(layers)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.loss_name = check_choice("loss", loss, tuple(LOSSES))
@@ -85,7 +87,7 @@ class Sequential:
         if self.loss_name != "mse" and len(shapes[-1]) != 2:
             raise ValueError(f"loss {loss!r} needs scores of shape (N, classes), but the last layer outputs "
                              f"{shapes[-1]}: end the network with an affine layer")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if rng is None else rng
         index = 0
         for layer, in_shape in zip(self.layers, shapes):
             local = layer.init_params(in_shape, rng, weight_scale, self.dtype)
