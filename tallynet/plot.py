@@ -1,21 +1,24 @@
-"""Training curves as a PNG: the loss per iteration, train and validation accuracy per epoch."""
+"""Training curves: the loss per iteration, train and validation accuracy per epoch.
+
+The figure is drawn on a ``matplotlib.figure.Figure`` of its own, without pyplot: the
+backend, pyplot's current figure and a notebook's ``plt.show()`` are left alone.
+"""
 
 import os
 
 
-def plot_training(loss_history, train_acc_history, val_acc_history, path, title=None):
-    """Write the two-panel figure to ``path`` (atomically: a temporary file, then a rename).
+def training_figure(loss_history, train_acc_history, val_acc_history, title=None):
+    """The two-panel ``Figure`` (a notebook displays it as it is).
 
-    Needs matplotlib (``pip install 'tallynet[plot]'``); uses the non-interactive Agg backend.
+    The accuracy histories are the Solver's, from epoch 0 (after the first iteration, as
+    in the course) to the last epoch. Needs matplotlib (``pip install 'tallynet[plot]'``).
     """
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("plotting needs matplotlib: pip install 'tallynet[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(range(1, len(loss_history) + 1), loss_history, lw=0.8, alpha=0.6, label="minibatch loss")
     window = max(1, len(loss_history) // 50)
     if window > 1:
@@ -24,7 +27,7 @@ def plot_training(loss_history, train_acc_history, val_acc_history, path, title=
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
-    epochs = range(1, len(train_acc_history) + 1)
+    epochs = range(len(train_acc_history))
     ax_acc.plot(epochs, train_acc_history, "o-", label="train")
     ax_acc.plot(epochs, val_acc_history, "s-", label="validation")
     ax_acc.set_xlabel("epoch")
@@ -33,8 +36,14 @@ def plot_training(loss_history, train_acc_history, val_acc_history, path, title=
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_training(loss_history, train_acc_history, val_acc_history, path, title=None):
+    """Write :func:`training_figure` to ``path`` as a PNG (atomically: a temporary file, then a
+    rename) and return the path."""
+    fig = training_figure(loss_history, train_acc_history, val_acc_history, title)
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     os.replace(tmp, path)
     return path
