@@ -12,6 +12,7 @@ from .losses import LOSSES, mse_loss, softmax_loss, svm_loss
 from .dropout import Dropout, dropout_backward, dropout_forward
 from .normalization import (
     BatchNorm,
+    GroupNorm,
     LayerNorm,
     batchnorm_backward,
     batchnorm_backward_alt,
@@ -20,6 +21,8 @@ from .normalization import (
     layernorm_forward,
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
     spatial_layernorm_backward,
     spatial_layernorm_forward,
 )
@@ -42,4 +45,4 @@ from .pooling import (
 
 #: layer classes by the type name a spec file uses (``conv``, ``relu``, ...)
 LAYER_TYPES = {cls.kind: cls for cls in (Affine, ReLU, Sigmoid, Flatten, Dropout, BatchNorm, LayerNorm,
-                                         Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool)}
+                                         GroupNorm, Conv2d, MaxPool2d, AvgPool2d, GlobalAvgPool)}

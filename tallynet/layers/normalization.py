@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from ..counts import LayerFlops, Ops
-from ._checks import as_float_param, check_choice, check_float_array, check_same_dtype, check_shape
+from ._checks import as_float_param, check_choice, check_float_array, check_int, check_same_dtype, check_shape
 from ._threads import along, split
 from .base import MODES, Footprint, Layer
 
@@ -186,13 +186,14 @@ def _normalize_backward(dout, cache):
         return _batchnorm_backward_fused(dout, cache)
     dgamma, dbeta = _scale_shift_grads(dout, cache)
     g = dout * _per_channel(gamma, x.ndim)
-    if axes is None:
-        dx = g * inv_std
-    else:
-        dx = inv_std * (
-            g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True)
-        )
+    dx = g * inv_std if axes is None else _closed_form_dx(g, x_hat, inv_std, axes)
     return dx.astype(x.dtype, copy=False), dgamma, dbeta
+
+
+def _closed_form_dx(g, x_hat, inv_std, axes):
+    """dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``, for the
+    upstream gradient of x_hat, g = dout * gamma (layernorm's and groupnorm's input gradient)."""
+    return inv_std * (g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True))
 
 
 def _batchnorm_backward_fused(dout, cache):
@@ -411,6 +412,71 @@ def spatial_layernorm_backward(dout, cache):
     return _normalize_backward(dout, cache)
 
 
+# --- group normalization -------------------------------------------------------
+def _check_groups(G, C):
+    G = check_int("G", G, 1)
+    if C % G:
+        raise ValueError(f"G = {G} groups must divide the {C} channels of x (x.shape[1])")
+    return G
+
+
+def _as_channel_vector(name, v, x):
+    """The course passes groupnorm's gamma and beta as (1, C, 1, 1); the kernels use (C,)."""
+    if isinstance(v, np.ndarray) and v.ndim == x.ndim > 1 and v.shape == (1, x.shape[1]) + (1,) * (x.ndim - 2):
+        return v.reshape(-1)
+    return v
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param=None):
+    """Forward pass of group normalization: each sample's channels in G groups, each group
+    normalized by the mean and biased variance of its (C / G) * H * W values, then channel c
+    scaled by gamma[c] and shifted by beta[c] (Wu and He, 2018; ``torch.nn.GroupNorm``).
+
+    - x: data of shape (N, C, H, W) (or (N, C): groups of features)
+    - gamma, beta: per-channel scale and shift, of shape (C,) or, as in the course, (1, C, 1, 1)
+    - G: the number of groups, dividing C; G = 1 is layernorm over (C, H, W), G = C
+      normalizes every channel of every sample on its own
+    - gn_param: dict with optional ``eps`` (default 1e-5); other keys (``mode``) are ignored:
+      train and test are the same
+
+    Returns ``(out, cache)``, out of x's shape and dtype. The cache is the module's tuple
+    with ``(G, shape of gamma)`` in place of the axes, so that backward returns dgamma and
+    dbeta in the shape they were given.
+    """
+    check_float_array("x", x, min_ndim=2)
+    gn_param = {} if gn_param is None else gn_param
+    eps = _check_eps(gn_param.get("eps", 1e-5))
+    G = _check_groups(G, x.shape[1])
+    param_shape = getattr(gamma, "shape", None)
+    gamma, beta = _check_scale_shift(_as_channel_vector("gamma", gamma, x), _as_channel_vector("beta", beta, x), x)
+    # The groups as (N, G, (C / G) H W): a view of a C-ordered x, a copy of a channel-major one.
+    xg = x.reshape(x.shape[0], G, -1)
+    mean = xg.mean(axis=2, keepdims=True)
+    x_hat = np.subtract(xg, mean)  # becomes x_hat in place below
+    var = _sum_of_products(x_hat, x_hat, (2,)) / x_hat.shape[2]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat *= inv_std
+    x_hat = x_hat.reshape(x.shape)
+    out = x_hat * _per_channel(gamma, x.ndim)
+    out += _per_channel(beta, x.ndim)
+    return out.astype(x.dtype, copy=False), (x, mean, inv_std, x_hat, gamma, (G, param_shape))
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Backward pass of :func:`spatial_groupnorm_forward`: the closed form with means over
+    each group's (C / G) H W values, dgamma = sum(dout * x_hat) and dbeta = sum(dout) over N, H, W.
+
+    Returns ``(dx, dgamma, dbeta)``: dx of x's shape, dgamma and dbeta in gamma's shape.
+    """
+    x, _, inv_std, x_hat, gamma, (G, param_shape) = cache
+    dgamma, dbeta = _scale_shift_grads(dout, cache)
+    N = x.shape[0]
+    g = (dout * _per_channel(gamma, x.ndim)).reshape(N, G, -1)
+    dx = _closed_form_dx(g, x_hat.reshape(N, G, -1), inv_std, (2,)).reshape(x.shape)
+    shape = gamma.shape if param_shape is None else param_shape
+    return dx.astype(x.dtype, copy=False), dgamma.reshape(shape), dbeta.reshape(shape)
+
+
 # --- layers --------------------------------------------------------------------
 class _ScaleShiftNorm(Layer):
     """What batchnorm and layernorm layers share: rank check, gamma/beta, backward."""
@@ -590,3 +656,45 @@ class LayerNorm(_ScaleShiftNorm):
 
     def config(self):
         return {"eps": self.eps}
+
+
+class GroupNorm(_ScaleShiftNorm):
+    """Group normalization of (N, C, H, W) images (or (N, C) features) in ``groups`` groups of
+    channels, with a per-channel scale and shift (``torch.nn.GroupNorm``). Train and test mode
+    are the same; ``groups`` must divide the channels.
+    """
+
+    kind = "groupnorm"
+
+    def __init__(self, groups, eps=1e-5, name=None):
+        super().__init__(eps, name)
+        self.groups = check_int("groups", groups, 1)
+
+    def output_shape(self, input_shape):
+        shape = super().output_shape(input_shape)
+        if shape[1] % self.groups:
+            raise ValueError(f"groups = {self.groups} must divide the input's {shape[1]} channels")
+        return shape
+
+    def stat_count(self, input_shape):
+        return input_shape[0] * self.groups  # one mean and variance per sample and group
+
+    def forward(self, x, params, mode="train"):
+        self._check_input(x)
+        check_choice("mode", mode, MODES)
+        return spatial_groupnorm_forward(x, params["gamma"], params["beta"], self.groups, {"eps": self.eps})
+
+    def backward(self, dout, cache):
+        dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+        return dx, {"gamma": dgamma, "beta": dbeta}
+
+    def footprint(self, input_shape, itemsize):
+        # as the other normalizations, plus the grouped copy of x that reshaping a channel-major
+        # input (a convolution's output, in the models tallynet builds) makes in forward
+        base = super().footprint(input_shape, itemsize)
+        n = int(np.prod(input_shape))
+        return Footprint(forward_peak=base.forward_peak + n * itemsize, backward_peak=base.backward_peak,
+                         keeps_input=True)
+
+    def config(self):
+        return {"groups": self.groups, "eps": self.eps}
