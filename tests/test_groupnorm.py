@@ -102,3 +102,18 @@ def test_a_spec_trains_with_groupnorm():
     for key in ("gamma1", "W1"):
         num = eval_numerical_gradient_array(lambda _: np.array(model.loss(X, y)[0]), model.params[key], np.array(1.0))
         assert rel_error(num, grads[key]) < 1e-6, key
+
+
+def test_profiled_step_counts_and_memory_match_the_cost_model():
+    """The reshape into groups is a view of a convolution's channel-major output: no copy to
+    account for, the footprint is layernorm's (measured with tracemalloc)."""
+    from tallynet.profile import profile
+    spec = {"name": "gn", "input": [3, 16, 16], "batch": 32, "layers": [
+        {"conv": {"filters": 8, "kernel": 3, "pad": 1}}, {"groupnorm": {"groups": 4}}, "relu", "global_avgpool",
+        {"affine": {"units": 10}}]}
+    p = profile(spec, steps=1, gemm_peak=1.0)
+    gn = p.layers[1]
+    assert gn.type == "groupnorm" and gn.matches and not p.unknown
+    assert gn.measured_cache_bytes == gn.predicted_cache_bytes
+    assert abs(gn.forward_peak_bytes - gn.predicted_forward_peak_bytes) <= 0.1 * gn.predicted_forward_peak_bytes
+    assert abs(gn.backward_peak_bytes - gn.predicted_backward_peak_bytes) <= 0.1 * gn.predicted_backward_peak_bytes

@@ -449,7 +449,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param=None):
     G = _check_groups(G, x.shape[1])
     param_shape = getattr(gamma, "shape", None)
     gamma, beta = _check_scale_shift(_as_channel_vector("gamma", gamma, x), _as_channel_vector("beta", beta, x), x)
-    # The groups as (N, G, (C / G) H W): a view of a C-ordered x, a copy of a channel-major one.
+    # The groups as (N, G, (C / G) H W): a view, for a C-ordered x and a channel-major one
+    # alike (C, H, W keep their order in memory), so the footprint is layernorm's.
     xg = x.reshape(x.shape[0], G, -1)
     mean = xg.mean(axis=2, keepdims=True)
     x_hat = np.subtract(xg, mean)  # becomes x_hat in place below
@@ -687,14 +688,6 @@ class GroupNorm(_ScaleShiftNorm):
     def backward(self, dout, cache):
         dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
         return dx, {"gamma": dgamma, "beta": dbeta}
-
-    def footprint(self, input_shape, itemsize):
-        # as the other normalizations, plus the grouped copy of x that reshaping a channel-major
-        # input (a convolution's output, in the models tallynet builds) makes in forward
-        base = super().footprint(input_shape, itemsize)
-        n = int(np.prod(input_shape))
-        return Footprint(forward_peak=base.forward_peak + n * itemsize, backward_peak=base.backward_peak,
-                         keeps_input=True)
 
     def config(self):
         return {"groups": self.groups, "eps": self.eps}

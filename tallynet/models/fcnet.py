@@ -68,7 +68,8 @@ class FullyConnectedNet(Sequential):
       ``np.random.seed(231)`` before the call gives the course's weights and the
       notebooks' printed losses; a fixed mask reseeds that generator at every call,
       as the course's ``dropout_forward`` does. A ``np.random.Generator`` (what specs
-      pass): weights and masks from it, and the global state is never touched.
+      pass): weights and masks from it (a fixed mask from ``np.random.default_rng(seed)``),
+      and the global state is never touched.
 
     Parameters are ``W1, b1, gamma1, beta1, ..., WL, bL``.
     """
