@@ -4,7 +4,10 @@ The figure is drawn on a ``matplotlib.figure.Figure`` of its own, without pyplot
 backend, pyplot's current figure and a notebook's ``plt.show()`` are left alone.
 """
 
+import math
 import os
+
+import numpy as np
 
 
 def training_figure(loss_history, train_acc_history, val_acc_history, title=None):
@@ -47,3 +50,25 @@ def plot_training(loss_history, train_acc_history, val_acc_history, path, title=
     fig.savefig(tmp, dpi=100)
     os.replace(tmp, path)
     return path
+
+
+def image_grid(images, ubound=255.0, padding=1):
+    """Tile ``images`` (N, H, W, C) into one (G H + (G - 1) padding, G W + (G - 1) padding, C)
+    image, G = ceil(sqrt(N)), row by row; each image is rescaled on its own to [0, ubound]
+    (a constant image to 0), the gaps and unused tiles are 0. The course's ``visualize_grid``,
+    for looking at first-layer filters: ``image_grid(model.params["W1"].transpose(0, 2, 3, 1))``.
+    NumPy only.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}")
+    N, H, W, C = images.shape
+    G = math.ceil(math.sqrt(N))
+    low = images.min(axis=(1, 2, 3), keepdims=True)
+    span = images.max(axis=(1, 2, 3), keepdims=True) - low
+    scaled = ubound * np.divide(images - low, span, out=np.zeros_like(images), where=span > 0)
+    tiles = np.zeros((G * G, H + padding, W + padding, C))
+    tiles[:N, :H, :W] = scaled
+    grid = tiles.reshape(G, G, H + padding, W + padding, C).transpose(0, 2, 1, 3, 4)
+    grid = grid.reshape(G * (H + padding), G * (W + padding), C)
+    return grid[:G * (H + padding) - padding, :G * (W + padding) - padding]

@@ -34,6 +34,7 @@ COURSE_NAMES = {
     "optim": ["sgd", "sgd_momentum", "rmsprop", "adam"],
     "solver": ["Solver"],
     "data_utils": ["get_CIFAR10_data"],
+    "vis_utils": ["visualize_grid"],
     "classifiers.fc_net": ["FullyConnectedNet", "TwoLayerNet"],
     "classifiers.cnn": ["ThreeLayerConvNet"],
 }
@@ -141,3 +142,24 @@ def test_blob_gradients_of_a_product():
             f(a, b, out)
 
     np.testing.assert_allclose(eval_numerical_gradient_net(Net(), (a,), out)[0], da, rtol=1e-12)
+
+
+def test_visualize_grid_tiles_rescaled_images_row_by_row():
+    """Against the definition, tile by tile: G = ceil(sqrt(N)) per side, gaps of `padding` zeros."""
+    from tallynet.course.vis_utils import visualize_grid
+    rng = np.random.default_rng(0)
+    Xs = rng.standard_normal((5, 3, 4, 2))
+    Xs[3] = 7.0  # a constant image becomes 0
+    grid = visualize_grid(Xs, ubound=255.0, padding=1)
+    assert grid.shape == (3 * 3 + 2, 3 * 4 + 2, 2)
+    for n in range(9):
+        r, c = divmod(n, 3)
+        tile = grid[r * 4:r * 4 + 3, c * 5:c * 5 + 4]
+        if n < 5 and n != 3:
+            want = 255.0 * (Xs[n] - Xs[n].min()) / (Xs[n].max() - Xs[n].min())
+            np.testing.assert_allclose(tile, want, rtol=1e-12)
+        else:
+            assert not tile.any()
+    assert not grid[3].any() and not grid[:, 4].any()  # the gaps
+    with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, C\)"):
+        visualize_grid(Xs[0])

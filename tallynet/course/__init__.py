@@ -16,6 +16,7 @@ the course's names; nothing is implemented here, only mapped:
 ``cs231n.classifiers.fc_net``   ``FullyConnectedNet``, ``TwoLayerNet``
 ``cs231n.classifiers.cnn``      ``ThreeLayerConvNet``
 ``cs231n.data_utils``           ``get_CIFAR10_data`` over :func:`tallynet.data.load_cifar10`
+``cs231n.vis_utils``            ``visualize_grid`` (:func:`tallynet.plot.image_grid`)
 ==============================  ==============================================================
 
 In a notebook, either import these modules directly::
@@ -34,7 +35,7 @@ import sys
 
 #: the course's submodules, as ``import cs231n.<name>`` names them
 SUBMODULES = ("layers", "fast_layers", "layer_utils", "im2col", "gradient_check", "optim", "solver",
-              "data_utils", "classifiers", "classifiers.fc_net", "classifiers.cnn")
+              "data_utils", "vis_utils", "classifiers", "classifiers.fc_net", "classifiers.cnn")
 
 
 def install(name="cs231n"):
