@@ -55,6 +55,20 @@ def test_batchnorm_test_forward_after_warm_up(cell):
     np.testing.assert_allclose(a_norm.std(axis=0), [1.01531428, 1.01238373, 0.97819988], rtol=1e-8)
 
 
+@pytest.mark.parametrize("cell", ["2019_cell29", "2022_cell30"])
+def test_layernorm_train_forward(cell):
+    """Each row normalized; the notebook passes {'mode': 'train'} as ln_param (ignored)."""
+    from cs231n.classifiers.fc_net import layernorm_forward
+    a = _two_layer_activations(4)
+    np.testing.assert_allclose(a.mean(axis=1), [-59.06673243, -47.60782686, -43.31137368, -26.40991744], rtol=1e-8)
+    a_norm, _ = layernorm_forward(a, np.ones(3), np.zeros(3), {'mode': 'train'})
+    np.testing.assert_allclose(a_norm.mean(axis=1), 0, atol=1e-15)
+    np.testing.assert_allclose(a_norm.std(axis=1), [0.99999995, 0.99999999, 1., 0.99999969], rtol=1e-8)
+    a_norm, _ = layernorm_forward(a, np.asarray([3.0, 3.0, 3.0]), np.asarray([5.0, 5.0, 5.0]), {'mode': 'train'})
+    np.testing.assert_allclose(a_norm.mean(axis=1), [5., 5., 5., 5.], rtol=1e-14)
+    np.testing.assert_allclose(a_norm.std(axis=1), [2.99999985, 2.99999998, 2.99999999, 2.99999907], rtol=1e-8)
+
+
 def _bn_inputs(N=4, D=5):
     np.random.seed(231)
     x = 5 * np.random.randn(N, D) + 12

@@ -14,7 +14,8 @@ from ..layers import __all__ as _layers
 
 class FullyConnectedNet(fcnet.FullyConnectedNet):
     """:class:`tallynet.models.FullyConnectedNet`, which also takes ``dropout``, the name the
-    course's 2017-2020 versions give ``dropout_keep_ratio`` (the keep probability in both)."""
+    course's 2019 version gives ``dropout_keep_ratio`` (the keep probability in both; the
+    2017 version's ``dropout`` was a drop probability, which this does not read)."""
 
     def __init__(self, hidden_dims, *args, dropout=None, **kwargs):
         if dropout is not None:
