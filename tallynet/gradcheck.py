@@ -55,6 +55,26 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
+def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
+    """Numerical gradients for functions on Caffe-style blobs (the course's signature).
+
+    A blob is any object with ``vals`` (an array) and ``diffs`` (an array of its shape);
+    ``f(*inputs, output)`` writes its result into ``output.vals``. Returns one array per
+    input blob: the gradient of sum(output.vals * output.diffs) with respect to its vals.
+    """
+    def result(_):
+        f(*inputs, output)
+        return output.vals
+
+    return [eval_numerical_gradient_array(result, blob.vals, output.diffs, h) for blob in inputs]
+
+
+def eval_numerical_gradient_net(net, inputs, output, h=1e-5):
+    """:func:`eval_numerical_gradient_blobs` for a net whose ``forward()`` reads its input blobs
+    and writes ``output`` (the course's signature)."""
+    return eval_numerical_gradient_blobs(lambda *args: net.forward(), inputs, output, h=h)
+
+
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=True, floor=1e-8):
     """Compare ``analytic_grad`` with the numerical gradient at ``num_checks`` random entries.
 

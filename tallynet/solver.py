@@ -229,6 +229,9 @@ class Solver:
         self.loss_history.append(loss)
         return loss
 
+    #: the course's name for :meth:`step`
+    _step = step
+
     def _diverged(self, what):
         epoch, iteration = self.iteration // self.iterations_per_epoch + 1, self.iteration + 1
         if self.last_checkpoint is not None:
@@ -240,18 +243,18 @@ class Solver:
         return TrainingDiverged(f"training diverged at epoch {epoch}, iteration {iteration}: {what}; "
                                 f"the step was not applied and {kept}", epoch, iteration, self.last_checkpoint)
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, rng=None):
         """Fraction of the samples of ``X`` whose highest score is at the label in ``y``.
 
         - X: (N, ...) inputs; y: (N,) labels
         - num_samples: when N is larger, score a random subset of this many samples,
-          drawn without replacement from the solver's generator
+          drawn without replacement from ``rng`` (default: the solver's generator)
         - batch_size: samples per call of ``model.loss`` (bounds the memory used)
         """
         X, y = np.asarray(X), np.asarray(y)
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
-            idx = self.rng.choice(N, num_samples, replace=False)
+            idx = (self.rng if rng is None else rng).choice(N, num_samples, replace=False)
             X, y = X[idx], y[idx]
         batch_size = check_int("batch_size", batch_size, 1)
         y_pred = [np.argmax(self.model.loss(X[i:i + batch_size]), axis=1) for i in range(0, X.shape[0], batch_size)]
@@ -286,7 +289,9 @@ class Solver:
         while True:
             if self._interrupt_requested:
                 raise KeyboardInterrupt
-            if self.iteration // self.iterations_per_epoch > self.epoch:
+            if self.iteration >= 1 and self.epoch == 0 and not self.train_acc_history:
+                self._score_epoch_zero()
+            elif self.iteration // self.iterations_per_epoch > self.epoch:
                 self._consistent = False
                 info = self._end_epoch()
                 self._consistent = True
@@ -313,6 +318,23 @@ class Solver:
                 "loss": loss,
                 "lr": self.learning_rate,
             })
+
+    def _score_epoch_zero(self):
+        """The course's "(Epoch 0 / N)": the accuracies after the first iteration, so that the
+        histories hold ``num_epochs + 1`` entries as the course's do (the course merges this
+        with the end of epoch 1 when an epoch is one iteration; here both are kept). Its
+        subsamples come from a child of the solver's generator, which leaves the stream of
+        minibatches (and so a seeded run's weights) as it was without this measurement."""
+        rng = self.rng.spawn(1)[0]
+        train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples, rng=rng)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples, rng=rng)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        if not self.best_params or val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+        if self.verbose:
+            print(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
 
     def _end_epoch(self):
         """Score, decay the learning rate, keep the best parameters, write checkpoints."""

@@ -122,7 +122,7 @@ def bad_args():
         ("pad negative", {"conv_param": {"stride": 1, "pad": -1}}, ValueError, r"^pad must be >= 0"),
         ("pad missing", {"conv_param": {"stride": 1}}, ValueError, r"^conv_param is missing the key 'pad'"),
         ("x int dtype", {"x": np.ones((2, 3, 5, 5), dtype=np.int64)}, TypeError, r"^x must have a floating dtype"),
-        ("w int dtype", {"w": np.ones((4, 3, 3, 3), dtype=np.int32)}, TypeError, r"^w must have a floating dtype"),
+        ("w complex dtype", {"w": np.ones((4, 3, 3, 3), dtype=np.complex64)}, TypeError, r"^w must have a floating dtype"),
         ("x list", {"x": x.tolist()}, TypeError, r"^x must be a numpy.ndarray"),
     ]
     return [pytest.param({**good, **change}, error, pattern, id=label) for label, change, error, pattern in cases]

@@ -74,15 +74,28 @@ def test_rng_is_drawn_from_and_advances():
     assert a.bit_generator.state == state
 
 
-def test_global_numpy_rng_is_untouched():
+def test_the_functional_api_draws_from_numpy_global_generator_as_the_course():
+    """The course's dropout_forward: np.random.seed(seed) when there is a seed, then
+    mask = (np.random.rand(*x.shape) < p) / p."""
+    x = normal((10, 10))
+    np.random.seed(123)
+    want = (np.random.rand(10, 10) < 0.5) / 0.5
+    after = np.random.rand(3)
+    np.random.seed(0)
+    mask = dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 123})[1][1]
+    np.testing.assert_array_equal(mask, want)
+    np.testing.assert_array_equal(np.random.rand(3), after)  # the seed reseeded the global state
+    np.random.seed(123)
+    np.testing.assert_array_equal(dropout_forward(x, {"p": 0.5, "mode": "train"})[1][1], want)
+
+
+def test_the_layer_leaves_numpy_global_generator_alone():
     x = normal((10, 10))
     np.random.seed(123)
     expected = np.random.rand(5)
     np.random.seed(123)
-    dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
-    dropout_forward(x, {"p": 0.5, "mode": "train"})
-    layer = Dropout(0.5, seed=1)
-    layer.forward(x, {}, "train")
+    for layer in (Dropout(0.5, seed=1), Dropout(0.5, seed=1, fixed=True), Dropout(0.5)):
+        layer.forward(x, {}, "train")
     np.testing.assert_array_equal(np.random.rand(5), expected)
 
 
@@ -120,7 +133,7 @@ def test_other_bad_input_names_the_argument():
     _raises(ValueError, "mode", dropout_forward, x, {"p": 0.5})
     _raises(TypeError, "x must", dropout_forward, np.ones((2, 3), dtype=np.int32), {"p": 0.5, "mode": "train"})
     _raises(TypeError, "x must", dropout_forward, [[1.0, 2.0]], {"p": 0.5, "mode": "train"})
-    _raises(TypeError, "rng", dropout_forward, x, {"p": 0.5, "mode": "train", "rng": np.random.RandomState(0)})
+    _raises(TypeError, "rng", dropout_forward, x, {"p": 0.5, "mode": "train", "rng": 0})
     _, cache = dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
     _raises(ValueError, "dout", dropout_backward, normal((3, 2)), cache)
     _raises(ValueError, "keep", Dropout, 0.0)

@@ -25,7 +25,7 @@ from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
 from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, Concat, Conv2d,
-                             ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, Hardsigmoid,
+                             ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm, Hardsigmoid,
                              Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, Mul, ReLU, ReLU6, Sigmoid, SiLU, Tanh,
                              Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
@@ -108,6 +108,9 @@ CASES = [
     ("batchnorm-4d", BatchNorm, (2, 3, 4, 5)),
     ("layernorm-2d", LayerNorm, (6, 5)),
     ("layernorm-4d", LayerNorm, (2, 3, 4, 5)),
+    ("groupnorm-2-groups", lambda: GroupNorm(2), (2, 4, 3, 5)),
+    ("groupnorm-per-channel", lambda: GroupNorm(3), (3, 3, 4, 4)),
+    ("groupnorm-features", lambda: GroupNorm(2), (4, 8)),
     ("dropout", lambda: Dropout(0.7, seed=1), (6, 5)),
     ("dropout-fixed-image", lambda: Dropout(0.7, seed=2, fixed=True), (2, 3, 4, 4)),
     ("add", Add, [(2, 3, 4, 5), (2, 3, 4, 5)]),
@@ -142,7 +145,7 @@ def _maxpool_naive(layer, x, params, dout):
 #: -> (out, dx, grads)``
 NAIVE = {"conv": _conv_naive, "conv_transpose": _conv_transpose_naive, "maxpool": _maxpool_naive}
 
-GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6}  # the statistics' finite differences are noisier
+GRADIENT_TOLERANCE = {"batchnorm": 1e-6, "layernorm": 1e-6, "groupnorm": 1e-6}  # the statistics' finite differences are noisier
 
 
 def _data(layer, shape, dtype, seed=0):

@@ -89,7 +89,7 @@ def test_batchnorm_hand_computed():
     s = 1 / np.sqrt(1 + 1e-5)
     np.testing.assert_allclose(out, [[0.5 - 2 * s, -1.0], [0.5 + 2 * s, -1.0]])
     np.testing.assert_allclose(bn_param["running_mean"], [0.2, 1.0])
-    np.testing.assert_allclose(bn_param["running_var"], [0.9 + 0.1, 0.9])
+    np.testing.assert_allclose(bn_param["running_var"], [0.1, 0.0])  # from 0, as in the course
 
 
 def test_layernorm_hand_computed():
@@ -157,14 +157,23 @@ def test_running_stats_converge_and_test_mode_uses_them(kernel, shape):
     np.testing.assert_allclose(kernel(x[:1], gamma, beta, bn_param)[0], out[:1], rtol=1e-12)
 
 
-def test_missing_running_stats_start_at_zero_mean_and_unit_variance():
+def test_missing_running_stats_start_at_zero_as_in_the_course():
     x = np.arange(6, dtype=np.float32).reshape(3, 2)
     bn_param = {"mode": "test"}
     out, _ = batchnorm_forward(x, np.ones(2, np.float32), np.zeros(2, np.float32), bn_param)
     np.testing.assert_array_equal(bn_param["running_mean"], [0, 0])
-    np.testing.assert_array_equal(bn_param["running_var"], [1, 1])
+    np.testing.assert_array_equal(bn_param["running_var"], [0, 0])
     assert bn_param["running_var"].dtype == np.float32
-    np.testing.assert_allclose(out, x / np.sqrt(1 + 1e-5), rtol=1e-6)  # identity, not x / sqrt(eps)
+    np.testing.assert_allclose(out, x / np.sqrt(np.float32(1e-5)), rtol=1e-6)
+
+
+def test_batchnorm_layer_starts_its_running_variance_at_one():
+    """The layer object follows PyTorch: before any training its test mode is near the identity."""
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    layer = BatchNorm()
+    out, _ = layer.forward(x, {"gamma": np.ones(2, np.float32), "beta": np.zeros(2, np.float32)}, mode="test")
+    np.testing.assert_array_equal(layer.running_var, [1, 1])
+    np.testing.assert_allclose(out, x / np.sqrt(1 + 1e-5), rtol=1e-6)
 
 
 def test_running_stats_are_not_modified_in_place():
@@ -310,7 +319,7 @@ def test_batchnorm_layer_tracks_state_and_matches_kernels(shape):
     params = {"gamma": gamma, "beta": beta}
     out, cache = layer.forward(x, params, "train")
     kernel = spatial_batchnorm_forward if len(shape) == 4 else batchnorm_forward
-    bn_param = {"mode": "train", "momentum": 0.8}
+    bn_param = {"mode": "train", "momentum": 0.8, "running_var": np.ones(4, np.float32)}  # the layer's start
     want, want_cache = kernel(x, gamma, beta, bn_param)
     np.testing.assert_array_equal(out, want)
     new = layer.get_state()
@@ -386,7 +395,7 @@ def test_spatial_batchnorm_matches_torch():
     rm, rv = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
     fn = lambda a, g, b: torch.nn.functional.batch_norm(a, rm, rv, g, b, training=True, momentum=0.1, eps=1e-5)  # noqa: E731
     want = _torch_grads(fn, x, gamma, beta, dout)
-    bn_param = {"mode": "train", "momentum": 0.9}
+    bn_param = {"mode": "train", "momentum": 0.9, "running_var": np.ones(C)}  # torch's start
     out, cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
     got = (out,) + spatial_batchnorm_backward(dout, cache)
     for g, w in zip(got, want):

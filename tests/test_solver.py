@@ -115,7 +115,7 @@ def test_training_learns_and_restores_the_best_parameters():
     solver = make_solver(num_epochs=15, optim_config={"learning_rate": 3e-2}, lr_decay=1.0)
     solver.train()
     assert len(solver.loss_history) == solver.num_iterations == 75
-    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 15
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 15 + 1  # epoch 0, as in the course
     assert np.mean(solver.loss_history[-10:]) < 0.6 * np.mean(solver.loss_history[:10])
     assert solver.check_accuracy(solver.X_train, solver.y_train) >= 0.9
     assert solver.best_val_acc == max(solver.val_acc_history)
@@ -168,7 +168,7 @@ def test_hooks_and_learning_rate_decay():
     assert [i["lr"] for i in iterations[::5]] == lrs[:4]
     assert solver.learning_rate == lrs[4]
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
-    assert [e["val_acc"] for e in epochs] == solver.val_acc_history
+    assert [e["val_acc"] for e in epochs] == solver.val_acc_history[1:]  # [0]: epoch 0, no hook
     assert epochs[1]["loss"] == pytest.approx(np.mean(solver.loss_history[5:10]))
     assert all(e["checkpoint"] is None for e in epochs)
 

@@ -27,7 +27,7 @@ def small_data(digits, n=50):
 
 
 def test_three_layer_fcnet_overfits_50_samples(digits):
-    model = FullyConnectedNet([100, 100], input_dim=64, weight_scale=1e-1, seed=0)
+    model = FullyConnectedNet([100, 100], input_dim=64, weight_scale=1e-1, rng=np.random.default_rng(0))
     solver = Solver(model, small_data(digits), update_rule="sgd", optim_config={"learning_rate": 0.3},
                     batch_size=25, num_epochs=30, verbose=False, seed=0)
     solver.train()

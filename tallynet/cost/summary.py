@@ -39,6 +39,7 @@ padded buffer, which stays alive with it).
 
 from dataclasses import dataclass, field
 
+import io
 import numpy as np
 
 from .. import optim
@@ -360,6 +361,16 @@ class Summary(Rendered):
 
     def __str__(self):
         return self.to_markdown()
+
+    def __repr__(self):
+        """The text table, as ``tallynet summary`` prints it (markdown when rich is absent)."""
+        try:
+            from rich.console import Console
+        except ImportError:  # pragma: no cover - depends on the environment
+            return self.to_markdown()
+        console = Console(file=io.StringIO(), width=160, color_system=None)
+        console.print(self.to_table())
+        return console.file.getvalue().rstrip()
 
 
 def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"):

@@ -31,6 +31,20 @@ def check_float_array(name, x, ndim=None, min_ndim=None):
     return x
 
 
+def as_float_param(name, value, like):
+    """A parameter array in the float dtype of ``like`` (the input x) when it holds integers.
+
+    The course's notebooks pass integer parameters (a filter bias ``np.array([0, 128])``,
+    a scale ``np.asarray([3, 4, 5])``); NumPy would promote them in the arithmetic, so
+    they are converted here, once. Any other value is returned as it is, the same
+    object (a numerical gradient check perturbs float parameters in place), for the
+    float checks that follow to judge.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return value.astype(like.dtype)
+    return value
+
+
 def check_shape(name, x, expected):
     """Check ``x.shape == expected``; ``None`` in ``expected`` matches any size."""
     ok = len(x.shape) == len(expected) and all(

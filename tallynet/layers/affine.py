@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_float_array, check_int, check_shape
+from ._checks import as_float_param, check_float_array, check_int, check_shape
 from ._text import n
 from .base import Footprint, Layer, he_or_scaled_normal, no_bytes
 
@@ -21,6 +21,7 @@ def affine_forward(x, w, b):
     x_flat is a view of x, for a C-ordered x and for a channel-major one.
     """
     check_float_array("x", x, min_ndim=2)
+    w, b = as_float_param("w", w, x), as_float_param("b", b, x)
     check_float_array("w", w, ndim=2)
     check_float_array("b", b, ndim=1)
     D = int(np.prod(x.shape[1:]))

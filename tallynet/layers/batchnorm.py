@@ -36,12 +36,13 @@ def _batchnorm(x, gamma, beta, bn_param, axes):
     eps = _check_eps(bn_param.get("eps", 1e-5))
     momentum = _check_real("momentum", bn_param.get("momentum", 0.9), 0.0, 1.0, low_open=False)
     C = x.shape[1]
-    _check_scale_shift(gamma, beta, C)
-    # The variance starts at ONE, not zero: with a zero variance a test-mode
-    # pass before (or early in) training would divide by sqrt(eps) and scale
-    # activations up ~300x; with one it is the identity, as in PyTorch.
+    gamma, beta = _check_scale_shift(gamma, beta, x)
+    # Both start at ZERO, as in the course whose API this is (its notebooks print
+    # test-time numbers that depend on it). The BatchNorm layer starts its running
+    # variance at one instead (PyTorch's choice: a test-mode pass early in training is
+    # then near the identity rather than a division by sqrt(eps)); see BatchNorm.reset_state.
     running_mean = _running_stat("running_mean", bn_param.get("running_mean"), C, x.dtype, 0.0)
-    running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 1.0)
+    running_var = _running_stat("running_var", bn_param.get("running_var"), C, x.dtype, 0.0)
     if mode == "train":
         # an empty batch's mean is NaN, which the running averages would keep for good
         check_nonempty_batch("x", x, "batchnorm in train mode")
@@ -63,8 +64,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       - mode: ``'train'`` or ``'test'`` (required)
       - eps: added to the variance, default 1e-5
       - momentum: decay of the running averages, default 0.9
-      - running_mean, running_var: (D,) running averages; created as zeros and
-        ones when absent
+      - running_mean, running_var: (D,) running averages; created as zeros when
+        absent, as in the course (the :class:`BatchNorm` layer starts the variance at one)
 
     Train: mean and biased variance of each feature over the batch,
     out = gamma * (x - mean) / sqrt(var + eps) + beta, and
@@ -226,6 +227,8 @@ class BatchNorm(_ScaleShiftNorm):
         return {"running_mean": (C,), "running_var": (C,)}
 
     def reset_state(self, input_shape, dtype):
+        """Running mean 0 and running variance ONE, as in PyTorch (the functional
+        kernels, the course's, start the variance at 0)."""
         shapes = self.state_shapes(input_shape)
         self.running_mean = np.zeros(shapes["running_mean"], dtype=dtype)
         self.running_var = np.ones(shapes["running_var"], dtype=dtype)
@@ -244,6 +247,8 @@ class BatchNorm(_ScaleShiftNorm):
 
     def forward(self, x, params, mode="train"):
         self._check_input(x)
+        if self.running_mean is None:  # a layer used outside a model: start as reset_state does
+            self.reset_state(x.shape, x.dtype.type)
         bn_param = {"mode": mode, "eps": self.eps, "momentum": self.momentum,
                     "running_mean": self.running_mean, "running_var": self.running_var}
         kernel = spatial_batchnorm_forward if x.ndim == 4 else batchnorm_forward

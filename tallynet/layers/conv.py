@@ -28,7 +28,7 @@ from itertools import product
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import check_cache, check_float_array, check_int, check_shape
+from ._checks import as_float_param, check_cache, check_float_array, check_int, check_shape
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, he_or_scaled_normal
@@ -51,8 +51,10 @@ def _check_groups(C, F, groups):
 
 
 def _check_conv_args(x, w, b, conv_param):
-    """Validate the forward arguments; returns ``(conv_param, H', W')`` with conv_param normalised."""
+    """Validate the forward arguments; returns ``(w, b, conv_param, H', W')`` with integer w and b
+    converted to x's dtype and conv_param normalised."""
     check_float_array("x", x, ndim=4)
+    w, b = as_float_param("w", w, x), as_float_param("b", b, x)
     check_float_array("w", w, ndim=4)
     stride = window_param(conv_param, "conv_param", "stride", 1)
     pad = window_param(conv_param, "conv_param", "pad", 0)
@@ -71,7 +73,7 @@ def _check_conv_args(x, w, b, conv_param):
                          "(at least one filter)")
     check_pad(pad, dilation * (w.shape[2] - 1) + 1, dilation * (w.shape[3] - 1) + 1)
     conv_param = {"stride": stride, "pad": pad, "groups": groups, "dilation": dilation}
-    return conv_param, *_output_size(x.shape, w, conv_param)
+    return w, b, conv_param, *_output_size(x.shape, w, conv_param)
 
 
 def check_pad(pad, kh, kw):
@@ -112,7 +114,7 @@ def conv_forward_naive(x, w, b, conv_param):
     Returns ``(out, cache)``: out of shape (N, F, H', W') (formula in the module
     docstring), in x's dtype; cache = (x, w, b, conv_param).
     """
-    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     xp = pad_hw(x, conv_param["pad"])
     out = np.empty((x.shape[0], w.shape[0], out_h, out_w), dtype=x.dtype)
     for index, window in _naive_windows(x.shape, w, conv_param):
@@ -180,7 +182,7 @@ def conv_forward_fast(x, w, b, conv_param):
     Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
     the columns are all that backward needs of x.
     """
-    conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
+    w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
     cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
     rows = _stacked_matmul(_blocks(w.reshape(F, -1), groups), _blocks(cols, groups)).reshape(F, -1)  # (F, H' W' N)

@@ -16,19 +16,25 @@ __all__ = ["Dropout", "dropout_forward", "dropout_backward"]
 
 
 def _generator(dropout_param):
-    """The generator to draw the mask from: seeded, given, or fresh.
+    """The generator to draw the mask from, as in the course whose API this is.
 
-    A seed builds a new generator on every call, so the same seed gives the same
-    mask every time; the global ``np.random`` state is never read or changed.
+    - ``seed``: NumPy's global generator, reseeded with it (``np.random.seed(seed)``,
+      the course's code), so the same seed gives the same mask at every call;
+    - ``rng``: that generator (a ``np.random.Generator`` or a legacy ``RandomState``);
+    - neither: NumPy's global generator as it stands (so ``np.random.seed(231)``
+      before the call reproduces the course's masks).
+
+    The :class:`Dropout` layer passes a generator of its own, so models never touch
+    the global state (except the course's FullyConnectedNet, which does as the course).
     """
     seed = dropout_param.get("seed")
     if seed is not None:
-        return np.random.default_rng(seed)
-    rng = dropout_param.get("rng")
+        np.random.seed(seed)
+    rng = None if seed is not None else dropout_param.get("rng")
     if rng is None:
-        return np.random.default_rng()
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return np.random  # the module's functions draw from the global generator
+    if not isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        raise TypeError(f"rng must be a numpy.random.Generator or RandomState, got {type(rng).__name__}")
     return rng
 
 
@@ -39,11 +45,13 @@ def dropout_forward(x, dropout_param):
     - dropout_param: dict with
       - p: the probability of KEEPING each value, in (0, 1]
       - mode: ``'train'`` (drop) or ``'test'`` (identity)
-      - seed: optional; when given, the mask depends only on it (for gradient checks)
-      - rng: optional ``np.random.Generator`` to draw from when there is no seed;
-        without either a fresh generator is used
+      - seed: optional; when given, NumPy's global generator is reseeded with it and
+        the mask depends only on it (for gradient checks), as in the course
+      - rng: optional ``np.random.Generator`` (or ``RandomState``) to draw from when
+        there is no seed; without either, NumPy's global generator (the course's)
 
-    Train: u ~ Uniform[0, 1) of x's shape, mask = (u < p) / p in x's dtype,
+    Train: u ~ Uniform[0, 1) of x's shape (``np.random.rand(*x.shape)`` for the
+    global generator: the course's masks, bit for bit), mask = (u < p) / p in x's dtype,
     out = x * mask. Test: out = x, mask = None. u is drawn in float64 whatever
     x's dtype, so a seed gives the same mask in float32 and in float64.
 
@@ -88,6 +96,8 @@ class Dropout(Layer):
     interrupted one would have. With ``fixed=True`` every call uses the same
     mask, drawn from ``seed``: seed 002's deterministic dropout, which a
     numerical gradient check of a whole model needs. Test mode is the identity.
+    The global ``np.random`` state is never read or changed, unless
+    :meth:`use_numpy_global` asks for the course's behaviour.
     """
 
     kind = "dropout"
@@ -95,6 +105,8 @@ class Dropout(Layer):
     gradient_text = r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial y} \cdot mask$."
     rules = {"walkthrough": ("1 per element (as ReLU)", "1 per element"),
              "exact": ("comparison, division, multiplication per element", "1 multiplication per element")}
+    #: draw from NumPy's global generator, as the course's FullyConnectedNet does
+    numpy_global = False
 
     def __init__(self, keep=0.5, seed=None, fixed=False, name=None):
         super().__init__(name)
@@ -105,12 +117,21 @@ class Dropout(Layer):
         self.fixed = bool(fixed)
         self.rng = np.random.default_rng(seed)
 
+    def use_numpy_global(self):
+        """Draw the masks as the course's FullyConnectedNet does: from NumPy's global
+        generator, which a fixed layer reseeds with its seed at every call
+        (``np.random.seed(seed)``, the course's ``dropout_forward``). That state is
+        NumPy's, so :meth:`get_state` has nothing to save. Returns the layer."""
+        self.numpy_global, self.rng = True, None
+        return self
+
     def reset_state(self, input_shape, dtype):
         """Restart the mask sequence from the seed."""
-        self.rng = np.random.default_rng(self.seed)
+        if not self.numpy_global:
+            self.rng = np.random.default_rng(self.seed)
 
     def seed_from(self, rng):
-        if self.seed is None:
+        if self.seed is None and not self.numpy_global:
             self.rng = np.random.default_rng(rng.integers(2 ** 63))
 
     def fix_randomness(self, seed):
@@ -118,14 +139,26 @@ class Dropout(Layer):
         self.fixed = True
 
     def get_state(self):
+        if self.numpy_global:
+            return {}
         return {"rng": np.array(json.dumps(self.rng.bit_generator.state))}
 
     def set_state(self, state):
-        self.rng.bit_generator.state = json.loads(str(state["rng"]))
+        if not self.numpy_global:
+            self.rng.bit_generator.state = json.loads(str(state["rng"]))
 
     def forward(self, x, params, mode="train"):
-        source = {"seed": self.seed} if self.fixed else {"rng": self.rng}
-        return dropout_forward(x, {"p": self.keep, "mode": mode, **source})
+        if self.numpy_global:
+            source = {"seed": self.seed} if self.fixed else {}
+        elif self.fixed:  # a fresh generator from the seed: the same mask at every call
+            source = {"rng": np.random.default_rng(self.seed)}
+        else:
+            source = {"rng": self.rng}
+        dropout_param = {"p": self.keep, "mode": mode, **source}
+        out, cache = dropout_forward(x, dropout_param)
+        if self.fixed and not self.numpy_global:
+            del dropout_param["rng"]  # the cache keeps the mask, not a generator made for one call
+        return out, cache
 
     def backward(self, dout, cache):
         return dropout_backward(dout, cache), {}

@@ -188,3 +188,21 @@ def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1, out_hw=None):
             dxp[s, rows, columns] += blocks[s, i, j]
     split(channels, C, cols)
     return dxp[:, pad:pad + H, pad:pad + W].transpose(3, 0, 1, 2)
+
+
+def get_im2col_indices(x_shape, field_height, field_width, padding=1, stride=1):
+    """The course's index arrays ``(k, i, j)`` of im2col by fancy indexing: for x_padded, x
+    of ``x_shape`` (N, C, H, W) zero-padded by ``padding``, ``x_padded[:, k, i, j]`` has shape
+    (N, C field_height field_width, H' W'), its rows in :func:`im2col`'s order (channel, kernel
+    row, kernel column) and its columns (output row, output column).
+
+    k is (K, 1), i and j are (K, H' W'); windows past the last full one are dropped.
+    """
+    _, C, H, W = x_shape
+    out_h, out_w = output_hw("x", H, W, field_height, field_width, stride, padding)
+    rows_in_kernel = np.tile(np.repeat(np.arange(field_height), field_width), C)
+    cols_in_kernel = np.tile(np.arange(field_width), field_height * C)
+    i = rows_in_kernel[:, None] + stride * np.repeat(np.arange(out_h), out_w)[None, :]
+    j = cols_in_kernel[:, None] + stride * np.tile(np.arange(out_w), out_h)[None, :]
+    k = np.repeat(np.arange(C), field_height * field_width)[:, None]
+    return k, i, j

@@ -29,8 +29,7 @@ Every kernel's cache is the same tuple, ``(x, mean, inv_std, x_hat, gamma, axes)
 - axes: the statistics axes, or ``None`` when the statistics were constants
   (batchnorm in test mode, which uses the running averages)
 
-The batchnorm kernels and layer are in :mod:`tallynet.layers.batchnorm`; this module
-holds the shared core, layer normalization, and the base class of both layers.
+Batchnorm is in :mod:`tallynet.layers.batchnorm`; here the core, layer and group normalization.
 """
 
 import math
@@ -38,13 +37,14 @@ import math
 import numpy as np
 
 from ..counts import Ops, term
-from ._checks import (check_cache, check_choice, check_float_array, check_nonempty_batch, check_not_float16,
-                      check_param_dict, check_same_dtype, check_shape)
+from ._checks import (as_float_param, check_cache, check_choice, check_float_array, check_int,
+                      check_nonempty_batch, check_not_float16, check_param_dict, check_same_dtype, check_shape)
 from ._text import dims_symbol, n as _n, per_element, times
 from ._threads import along, split
 from .base import MODES, Footprint, Layer, no_macs
 
-__all__ = ["LayerNorm", "layernorm_forward", "layernorm_backward", "spatial_layernorm_forward",
+__all__ = ["LayerNorm", "GroupNorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+           "layernorm_forward", "layernorm_backward", "spatial_layernorm_forward",
            "spatial_layernorm_backward"]
 
 
@@ -64,12 +64,15 @@ def _check_eps(eps):
     return _check_real("eps", eps, 0.0, math.inf, low_open=True)
 
 
-def _check_scale_shift(gamma, beta, size):
-    """gamma and beta: float vectors of length ``size`` (the size of x's axis 1), same dtype."""
+def _check_scale_shift(gamma, beta, x):
+    """gamma and beta: float vectors of the size of x's axis 1, same dtype; integer ones are
+    converted to x's dtype. Returns ``(gamma, beta)``."""
+    gamma, beta = as_float_param("gamma", gamma, x), as_float_param("beta", beta, x)
     for name, v in (("gamma", gamma), ("beta", beta)):
         check_float_array(name, v, ndim=1)
-        check_shape(name, v, (size,))
+        check_shape(name, v, (x.shape[1],))
     check_same_dtype("beta", beta, "gamma", gamma)
+    return gamma, beta
 
 
 def _check_rank(kind, shape):
@@ -191,13 +194,14 @@ def _normalize_backward(dout, cache):
         return _batchnorm_backward_fused(dout, cache)
     dgamma, dbeta = _scale_shift_grads(dout, cache)
     g = dout * _per_channel(gamma, x.ndim)
-    if axes is None:
-        dx = g * inv_std
-    else:
-        dx = inv_std * (
-            g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True)
-        )
+    dx = g * inv_std if axes is None else _closed_form_dx(g, x_hat, inv_std, axes)
     return dx.astype(x.dtype, copy=False), dgamma, dbeta
+
+
+def _closed_form_dx(g, x_hat, inv_std, axes):
+    """dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``, for the
+    upstream gradient of x_hat, g = dout * gamma (layernorm's and groupnorm's input gradient)."""
+    return inv_std * (g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True))
 
 
 def _batchnorm_backward_fused(dout, cache):
@@ -239,7 +243,7 @@ def _layernorm(x, gamma, beta, ln_param):
     check_not_float16("x", x, _FLOAT16_STATS)
     check_nonempty_batch("x", x, "layernorm")
     eps = _check_eps(ln_param.get("eps", 1e-5))
-    _check_scale_shift(gamma, beta, x.shape[1])
+    gamma, beta = _check_scale_shift(gamma, beta, x)
     out, cache, _, _ = _normalize_forward(x, gamma, beta, eps, axes=tuple(range(1, x.ndim)))
     return out, cache
 
@@ -290,6 +294,72 @@ def spatial_layernorm_backward(dout, cache):
     Returns ``(dx, dgamma, dbeta)`` of shapes (N, C, H, W), (C,), (C,).
     """
     return _normalize_backward(dout, cache)
+
+
+# --- group normalization -------------------------------------------------------
+def _check_groups(G, C):
+    G = check_int("G", G, 1)
+    if C % G:
+        raise ValueError(f"G = {G} groups must divide the {C} channels of x (x.shape[1])")
+    return G
+
+
+def _as_channel_vector(v, x):
+    """The course passes groupnorm's gamma and beta as (1, C, 1, 1); the kernels use (C,)."""
+    if isinstance(v, np.ndarray) and v.ndim == x.ndim > 1 and v.shape == (1, x.shape[1]) + (1,) * (x.ndim - 2):
+        return v.reshape(-1)
+    return v
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param=None):
+    """Forward pass of group normalization: each sample's channels in G groups, each group
+    normalized by the mean and biased variance of its (C / G) * H * W values, then channel c
+    scaled by gamma[c] and shifted by beta[c] (Wu and He, 2018; ``torch.nn.GroupNorm``).
+
+    - x: data of shape (N, C, H, W) (or (N, C): groups of features)
+    - gamma, beta: per-channel scale and shift, of shape (C,) or, as in the course, (1, C, 1, 1)
+    - G: the number of groups, dividing C; G = 1 is layernorm over (C, H, W), G = C
+      normalizes every channel of every sample on its own
+    - gn_param: dict with optional ``eps`` (default 1e-5); other keys (``mode``) are ignored:
+      train and test are the same
+
+    Returns ``(out, cache)``, out of x's shape and dtype. The cache is the module's tuple
+    with ``(G, shape of gamma)`` in place of the axes, so that backward returns dgamma and
+    dbeta in the shape they were given.
+    """
+    check_float_array("x", x, min_ndim=2)
+    gn_param = {} if gn_param is None else gn_param
+    eps = _check_eps(gn_param.get("eps", 1e-5))
+    G = _check_groups(G, x.shape[1])
+    param_shape = getattr(gamma, "shape", None)
+    gamma, beta = _check_scale_shift(_as_channel_vector(gamma, x), _as_channel_vector(beta, x), x)
+    # The groups as (N, G, (C / G) H W): a view, for a C-ordered x and a channel-major one
+    # alike (C, H, W keep their order in memory), so the footprint is layernorm's.
+    xg = x.reshape(x.shape[0], G, -1)
+    mean = xg.mean(axis=2, keepdims=True)
+    x_hat = np.subtract(xg, mean)  # becomes x_hat in place below
+    var = _sum_of_products(x_hat, x_hat, (2,)) / x_hat.shape[2]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat *= inv_std
+    x_hat = x_hat.reshape(x.shape)
+    out = x_hat * _per_channel(gamma, x.ndim)
+    out += _per_channel(beta, x.ndim)
+    return out.astype(x.dtype, copy=False), (x, mean, inv_std, x_hat, gamma, (G, param_shape))
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Backward pass of :func:`spatial_groupnorm_forward`: the closed form with means over
+    each group's (C / G) H W values, dgamma = sum(dout * x_hat) and dbeta = sum(dout) over N, H, W.
+
+    Returns ``(dx, dgamma, dbeta)``: dx of x's shape, dgamma and dbeta in gamma's shape.
+    """
+    x, _, inv_std, x_hat, gamma, (G, param_shape) = cache
+    dgamma, dbeta = _scale_shift_grads(dout, cache)
+    N = x.shape[0]
+    g = (dout * _per_channel(gamma, x.ndim)).reshape(N, G, -1)
+    dx = _closed_form_dx(g, x_hat.reshape(N, G, -1), inv_std, (2,)).reshape(x.shape)
+    shape = gamma.shape if param_shape is None else param_shape
+    return dx.astype(x.dtype, copy=False), dgamma.reshape(shape), dbeta.reshape(shape)
 
 
 # --- layers --------------------------------------------------------------------
@@ -401,15 +471,18 @@ class _ScaleShiftNorm(Layer):
     #: dout * gamma beside g - mean(g) and one more (g * x_hat, then x_hat * mean(g x_hat), then dx)
     _backward_arrays = 3
 
+    #: arrays of the statistics' size the forward pass holds at its peak (see footprint)
+    _forward_stats = 7
+
     def footprint(self, input_shape, itemsize):
         # forward: x - mean, normalized in place into x_hat, beside the output; of the
         # statistics' size, while 1 / sqrt(var + eps) is taken: mean, var and inv_std,
         # the batch's mean, var, var + eps and its inverse (7 s; measured, and not small
-        # when each sample has few values: layernorm of (N, 5) features).
+        # when each sample has few values: layernorm of (N, 5) features; groupnorm 3).
         # Backward: see _backward_arrays, a mean of s values, and dgamma, dbeta.
         # The cache keeps x.
         n, s, _, c = self._sizes(input_shape)
-        return Footprint(forward_peak=(2 * n + 7 * s) * itemsize,
+        return Footprint(forward_peak=(2 * n + self._forward_stats * s) * itemsize,
                          backward_peak=(self._backward_arrays * n + s + 2 * c) * itemsize, keeps_input=True)
 
     # --- the walkthrough's prose ------------------------------------------------------
@@ -472,3 +545,56 @@ class LayerNorm(_ScaleShiftNorm):
 
     def config(self):
         return {"eps": self.eps}
+
+
+class GroupNorm(_ScaleShiftNorm):
+    """Group normalization of (N, C, H, W) images (or (N, C) features) in ``groups`` groups of
+    channels, with a per-channel scale and shift (``torch.nn.GroupNorm``). Train and test mode
+    are the same; ``groups`` must divide the channels.
+    """
+
+    kind = "groupnorm"
+    display_name = "GroupNorm"
+    group = "Group Normalization"
+    title = "Group Normalization"
+    rule_label = "Group normalization"
+    gradient_text = "As layernorm's, with the means taken over each sample's group of $C / G$ channels."
+    rules = LayerNorm.rules
+
+    def __init__(self, groups, eps=1e-5, name=None):
+        super().__init__(eps, name)
+        self.groups = check_int("groups", groups, 1)
+
+    def output_shape(self, input_shape):
+        shape = super().output_shape(input_shape)
+        if shape[1] % self.groups:
+            raise ValueError(f"groups = {self.groups} must divide the input's {shape[1]} channels")
+        return shape
+
+    _forward_stats = 3  # spatial_groupnorm_forward: mean, var and inv_std
+
+    def stat_count(self, input_shape):
+        return input_shape[0] * self.groups  # one mean and variance per sample and group
+
+    def normalized_over(self, input_shape):
+        return f"each sample's {self.groups} groups of {input_shape[1] // self.groups} channels"
+
+    def describe(self, input_shape):
+        return f"GroupNorm({self.groups})"
+
+    def to_torch(self, input_shape, params, nn):
+        m = nn.GroupNorm(self.groups, input_shape[1], eps=self.eps)
+        m.weight.data, m.bias.data = params["gamma"], params["beta"]
+        return [m]
+
+    def forward(self, x, params, mode="train"):
+        self._check_input(x)
+        check_choice("mode", mode, MODES)
+        return spatial_groupnorm_forward(x, params["gamma"], params["beta"], self.groups, {"eps": self.eps})
+
+    def backward(self, dout, cache):
+        dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+        return dx, {"gamma": dgamma, "beta": dbeta}
+
+    def config(self):
+        return {"groups": self.groups, "eps": self.eps}

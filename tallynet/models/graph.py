@@ -54,10 +54,12 @@ class Graph:
     - dtype: dtype of parameters and computation (float32 to train, float64 to check)
     - seed: seeds the weight initialisation and the generators of layers that draw
       random numbers without a seed of their own (dropout)
+    - rng: a generator to draw from instead of ``np.random.default_rng(seed)`` (the
+      course's classes pass NumPy's global one, ``np.random``)
     """
 
     def __init__(self, nodes, input_shape, names=None, loss="softmax", reg=0.0, weight_scale="he",
-                 dtype=np.float32, seed=None, name=None):
+                 dtype=np.float32, seed=None, name=None, rng=None):
         self.nodes = [(layer, tuple(inputs)) for layer, inputs in nodes]
         self.layers = [layer for layer, _ in self.nodes]
         self.node_names = [str(n) for n in (range(len(self.nodes)) if names is None else names)]
@@ -70,7 +72,7 @@ class Graph:
         if self.loss_name != "mse" and len(out_shapes[-1]) != 2:
             raise ValueError(f"loss {loss!r} needs scores of shape (N, classes), but the last layer outputs "
                              f"{out_shapes[-1]}: end the network with an affine layer")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if rng is None else rng
         self.params = {}
         self.param_keys = []  # per node: {local name: key in self.params}
         for i, (layer, in_shape) in enumerate(zip(self.layers, in_shapes)):

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..dtypes import DTYPES
 from ..layers import LAYER_TYPES
-from .fcnet import fcnet_layers
+from .fcnet import FullyConnectedNet, fcnet_layers
 from .graph import Graph
 from .graph_spec import GraphBuilder
 from .nodes import chain
@@ -51,7 +51,8 @@ class SpecError(ValueError):
 COMMON_KEYS = {"name", "input", "batch", "loss", "reg", "weight_scale", "dtype", "seed", "description"}
 SEQUENTIAL_KEYS = COMMON_KEYS | {"layers"}
 GRAPH_KEYS = COMMON_KEYS | {"nodes", "blocks"}
-FCNET_KEYS = COMMON_KEYS | {"model", "hidden_dims", "num_classes", "normalization", "dropout_keep_ratio"}
+FCNET_LAYER_KEYS = ("num_classes", "dropout_keep_ratio", "normalization")
+FCNET_KEYS = COMMON_KEYS | {"model", "hidden_dims", *FCNET_LAYER_KEYS}
 
 
 def load_spec(path):
@@ -167,7 +168,12 @@ def _read(spec):
     return spec, is_fcnet
 
 
-def build_layers(spec, seed=None):
+def _present(spec, keys):
+    """The spec's values of ``keys`` that it sets, so that the class's own defaults apply to the rest."""
+    return {k: spec[k] for k in keys if k in spec}
+
+
+def build_layers(spec):
     """The layer objects and one sample's input shape of a spec, with no parameter allocated.
 
     This is what the cost model walks for a spec: a 138M-parameter VGG-16 costs
@@ -176,11 +182,9 @@ def build_layers(spec, seed=None):
     spec, is_fcnet = _read(spec)
     _check_fields(spec)
     shape = _input_shape(spec)
-    seed = spec.get("seed") if seed is None else seed
     try:
-        if is_fcnet:
-            layers = fcnet_layers(spec.get("hidden_dims", []), spec.get("num_classes", 10),
-                                  spec.get("dropout_keep_ratio", 1), spec.get("normalization"), seed)
+        if is_fcnet:  # the layers FullyConnectedNet builds (from_spec builds the net itself)
+            layers = fcnet_layers(spec.get("hidden_dims", []), **_present(spec, FCNET_LAYER_KEYS))
         else:
             entries = spec.get("layers")
             if not isinstance(entries, list) or not entries:
@@ -194,12 +198,12 @@ def build_layers(spec, seed=None):
     return layers, shape, spec
 
 
-def build_nodes(spec, seed=None):
+def build_nodes(spec):
     """The nodes (``[(layer, inputs)]``), their names (None for a chain), one sample's input
     shape and the spec dict, with no parameter allocated: what the cost model walks."""
     spec, _ = _read(spec)
     if "nodes" not in spec:
-        layers, shape, spec = build_layers(spec, seed)
+        layers, shape, spec = build_layers(spec)
         return chain(layers), None, shape, spec
     _check_fields(spec)
     shape = _input_shape(spec)
@@ -214,16 +218,23 @@ def from_spec(spec, dtype=None, seed=None):
     ``dtype`` and ``seed`` override the spec's own. The model remembers its spec
     (``model.spec``) and the spec's default batch (``model.batch``).
     """
-    nodes, names, shape, spec = build_nodes(spec, seed)
+    nodes, names, shape, spec = build_nodes(spec)
     dtype_name = spec.get("dtype", "float32") if dtype is None else np.dtype(dtype).name
     if dtype_name not in DTYPES:
         raise SpecError(f"spec: field 'dtype' must be one of {', '.join(DTYPES)}, got {dtype_name!r}")
-    is_fcnet = spec.get("model") == "FullyConnectedNet"
+    seed = spec.get("seed") if seed is None else seed
+    if spec.get("model") == "FullyConnectedNet" and spec.get("loss", "softmax") != "softmax":
+        raise SpecError(f"spec: field 'loss' must be 'softmax' for FullyConnectedNet, got {spec['loss']!r}")
     options = dict(loss=spec.get("loss", "softmax"), reg=spec.get("reg", 0.0),
-                   weight_scale=spec.get("weight_scale", 1e-2 if is_fcnet else "he"),
-                   dtype=DTYPES[dtype_name], seed=spec.get("seed") if seed is None else seed)
+                   weight_scale=spec.get("weight_scale", "he"), dtype=DTYPES[dtype_name], seed=seed)
     try:
-        if names is None:
+        if spec.get("model") == "FullyConnectedNet":
+            # the course's class itself, its defaults included, drawing from the spec's
+            # seeded generator instead of NumPy's global one (a spec run is reproducible)
+            model = FullyConnectedNet(spec.get("hidden_dims", []), input_dim=shape, dtype=DTYPES[dtype_name],
+                                      rng=np.random.default_rng(seed),
+                                      **_present(spec, FCNET_LAYER_KEYS + ("reg", "weight_scale")))
+        elif names is None:
             model = Sequential([layer for layer, _ in nodes], shape, **options)
         else:
             model = Graph(nodes, shape, names=names, **options)
