@@ -228,3 +228,41 @@ def test_walkthrough_of_a_graph_groups_its_block_uses_and_states_the_merge_rules
     assert len(re.findall(r"^## Block \d+: layer\d\.\d\.conv1", doc, flags=re.M)) == 9
     assert "### Merge nodes" in doc and "- **Add** (Addition (residual connection)): `walkthrough`" in doc
     assert "$(\\textcolor{magenta}{2}, \\textcolor{blue}{16}" in doc  # a merge's two input shapes, coloured
+
+
+DEPTHWISE_SEPARABLE = {"name": "dw-separable", "input": [4, 6, 6], "nodes": [
+    {"dw": {"conv": {"filters": 4, "kernel": 3, "pad": 1, "groups": 4, "bias": False}}}, {"dw_bn": "batchnorm"},
+    {"dw_relu": "relu6"}, {"pw": {"conv": {"filters": 6, "kernel": 1, "bias": False}}}, {"pw_bn": "batchnorm"},
+    {"act": "silu"}, {"pool": "global_avgpool"}, {"fc": {"affine": {"units": 3}}}]}
+
+UNET = {"name": "tiny-unet", "input": [2, 8, 8], "nodes": [
+    {"enc": {"conv": {"filters": 4, "kernel": 3, "pad": 1}}}, {"enc_relu": "relu"},
+    {"down": {"maxpool": {"kernel": 2}}},
+    {"mid": {"conv": {"filters": 6, "kernel": 3, "pad": 1}}}, {"mid_relu": "relu"},
+    {"up": {"conv_transpose": {"filters": 4, "kernel": 2, "stride": 2}}},
+    {"skip": {"concat": None, "inputs": ["up", "enc_relu"]}},
+    {"dec": {"conv": {"filters": 3, "kernel": 3, "pad": 1}}},
+    {"up2": {"upsample": {"scale": 2}}}, {"pool": {"avgpool": {"kernel": 2}}},
+    {"flat": "flatten"}, {"fc": {"affine": {"units": 3}}}]}
+
+
+@pytest.mark.parametrize("spec", [DEPTHWISE_SEPARABLE, UNET], ids=["depthwise-separable", "unet"])
+def test_gradients_of_depthwise_separable_and_unet_blocks_match_numerical_ones(spec):
+    _gradients_match(spec)
+
+
+def test_unet_matches_its_pytorch_twin():
+    torch = pytest.importorskip("torch")
+    from tallynet.torch_bridge import to_torch
+
+    model = from_spec(UNET, dtype=np.float64, seed=3)
+    X, y = rng.standard_normal((2, 2, 8, 8)), np.array([0, 2])
+    loss, grads = model.loss(X, y)
+    net = to_torch(model).train()
+    ref = torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    ours = [grads[model.param_keys[i][local]] for i, layer in enumerate(model.layers) for local in layer.param_names]
+    for g, p in zip(ours, net.parameters(), strict=True):
+        ref_g = p.grad.numpy()
+        np.testing.assert_allclose(g, ref_g if ref_g.shape == g.shape else ref_g.T, rtol=1e-8, atol=1e-11)
