@@ -87,13 +87,24 @@ def save_checkpoint(path, payload):
     members = {_ARRAYS + key: value for key, value in arrays.items()}
     members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=".npz.tmp")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **members)
+    _fsync_directory(os.path.dirname(os.path.abspath(path)))
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="w"):
+    """A file to write ``path`` through: a temporary file beside it (``.<stem>-XXXX<ext>.tmp``),
+    synced and renamed over ``path`` when the block ends, removed when it raises. So ``path``
+    is never half-written, whatever kills the process."""
+    directory, base = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(base)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=f"{ext}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -101,8 +112,6 @@ def save_checkpoint(path, payload):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
-    return path
 
 
 def _fsync_directory(directory):

@@ -20,7 +20,8 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+
+from .checkpoint import atomic_file
 
 try:
     import fcntl
@@ -45,18 +46,8 @@ def is_temp_file(name):
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    directory, base = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        f.write(text)
 
 
 class RunDirectory:

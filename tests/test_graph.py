@@ -143,13 +143,11 @@ def test_a_block_repeated_chains_its_copies():
 
 
 # --- the same network in PyTorch, checkpoints, the profiler -------------------------------------------
-def test_resnet20_matches_its_pytorch_twin():
+def _matches_its_pytorch_twin(model, X, y):
+    """The same loss and every parameter's gradient as ``to_torch(model)``, in float64."""
     torch = pytest.importorskip("torch")
     from tallynet.torch_bridge import to_torch
 
-    model = from_spec("examples/resnet20.yaml", dtype=np.float64, seed=0)
-    X = rng.standard_normal((2, 3, 32, 32))
-    y = rng.integers(10, size=2)
     loss, grads = model.loss(X, y)
     net = to_torch(model).train()
     ref = torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y))
@@ -159,6 +157,11 @@ def test_resnet20_matches_its_pytorch_twin():
     for g, p in zip(ours, net.parameters(), strict=True):
         ref_g = p.grad.numpy()
         np.testing.assert_allclose(g, ref_g if ref_g.shape == g.shape else ref_g.T, rtol=1e-8, atol=1e-11)
+
+
+def test_resnet20_matches_its_pytorch_twin():
+    _matches_its_pytorch_twin(from_spec("examples/resnet20.yaml", dtype=np.float64, seed=0),
+                              rng.standard_normal((2, 3, 32, 32)), rng.integers(10, size=2))
 
 
 def test_a_graph_model_trains_saves_and_resumes_exactly(tmp_path):
@@ -252,17 +255,5 @@ def test_gradients_of_depthwise_separable_and_unet_blocks_match_numerical_ones(s
 
 
 def test_unet_matches_its_pytorch_twin():
-    torch = pytest.importorskip("torch")
-    from tallynet.torch_bridge import to_torch
-
-    model = from_spec(UNET, dtype=np.float64, seed=3)
-    X, y = rng.standard_normal((2, 2, 8, 8)), np.array([0, 2])
-    loss, grads = model.loss(X, y)
-    net = to_torch(model).train()
-    ref = torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y))
-    ref.backward()
-    assert loss == pytest.approx(ref.item(), rel=1e-12)
-    ours = [grads[model.param_keys[i][local]] for i, layer in enumerate(model.layers) for local in layer.param_names]
-    for g, p in zip(ours, net.parameters(), strict=True):
-        ref_g = p.grad.numpy()
-        np.testing.assert_allclose(g, ref_g if ref_g.shape == g.shape else ref_g.T, rtol=1e-8, atol=1e-11)
+    _matches_its_pytorch_twin(from_spec(UNET, dtype=np.float64, seed=3), rng.standard_normal((2, 2, 8, 8)),
+                              np.array([0, 2]))
