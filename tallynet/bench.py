@@ -1,53 +1,78 @@
 """Time a training step and a forward pass of a spec's model, tallynet beside PyTorch.
 
-    tallynet bench SPEC [--batch 32 128] [--repeats 21] [--threads 2] [--no-torch]
+    tallynet bench SPEC [--batch 32 128] [--repeats 21] [--rounds 5] [--threads 2] [--no-torch]
 
 (``python benchmarks/train_step.py`` runs the same.) A training step is forward,
 softmax loss, backward and an SGD-momentum update; the forward pass is test mode
-(running statistics, no caches; PyTorch ``eval()`` and ``no_grad()``). float32,
-after warm-up, the two alternated in one process so that both see the same
-machine state; medians and the spread (25th to 75th percentile). When PyTorch is
-installed it builds the identical network (same layers, same initial weights,
-NCHW, ``torch.set_num_threads`` = threads), checks that one step of each gives
-the same loss to 1e-4 (not with dropout, whose masks each library draws itself),
-and reports the ratio tallynet / PyTorch. The last line of the output is one JSON
-object with every number.
+(running statistics, no caches; PyTorch ``eval()`` and ``no_grad()``), float32.
 
-Neither library's idle threads spin while the other runs: OpenBLAS's sleep at once
-(:func:`tallynet.tune_process` sets OPENBLAS_THREAD_TIMEOUT=4, see :mod:`tallynet._openblas`) and
-PyTorch's OpenMP threads are passive (OMP_WAIT_POLICY=PASSIVE, set here before
-PyTorch is imported). Left spinning,
-either slows the other on a 2-core machine: OpenBLAS's default alone makes
-PyTorch's step 1.7x slower, which flatters the ratio.
+Each library runs alone in a process of its own, with its own default settings
+(tallynet's: :func:`tallynet.tune_process`, as its command applies; PyTorch's: its
+own, but ``torch.set_num_threads``), so that neither's idle threads or allocator
+slow the other. For every batch size the two alternate over ``rounds`` rounds, a
+fresh process each, ``repeats`` timed runs after warm-up in each; the report gives
+the median and quartiles over all runs of all rounds and, for the ratio tallynet /
+PyTorch, the median of the rounds' ratios and their range. PyTorch's network is
+the identical one (same layers, same initial weights through
+``tallynet.torch_bridge.to_torch``, NCHW); one step of each must give the same loss
+to 1e-4 (not compared with dropout, whose masks each library draws itself). The last
+line of the output is one JSON object with every number.
 """
 
-import contextlib
+import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
 import numpy as np
 
-from . import _openblas
-from .layers._threads import num_threads
-from .models import from_spec, resolve_spec
-from .step import rule_update, train_step
-from .tuning import tune_process
-
 LOSS_TOLERANCE = 1e-4  # relative, on the first step's loss (float32)
 WARMUP_STEPS = 3
+LIBRARIES = ("tallynet", "pytorch")
 
 
-def _tallynet_runner(model, X, y):
+# --- one library in its process ------------------------------------------------------------------
+def _model_and_batch(spec, batch):
+    from .models import from_spec
+
+    model = from_spec(spec, seed=0, dtype=np.float32)
+    if model.loss_name != "softmax":
+        raise ValueError(f"tallynet bench times a softmax classifier (as PyTorch's cross_entropy); "
+                         f"this spec's loss is {model.loss_name!r}")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch,) + model.input_shape).astype(np.float32)
+    return model, X, rng.integers(model.output_shape[-1], size=batch)
+
+
+def _tallynet_runner(model, X, y, threads):
+    from .layers._threads import set_num_threads
+    from .step import rule_update, train_step
+    from .tuning import tune_process
+
+    tune_process()
+    set_num_threads(threads)
+    _limit_blas(threads)
     update = rule_update("sgd_momentum", {"learning_rate": 1e-2, "momentum": 0.9})
     return (lambda: train_step(model, X, y, update, check_finite=False)), lambda: model.loss(X)
 
 
-def _torch_runner(model, X, y, torch):
+def _limit_blas(threads):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # comes with scikit-learn (the [data] extra); then BLAS keeps its default
+        return
+    threadpool_limits(threads, user_api="blas")
+
+
+def _torch_runner(model, X, y, threads):
+    import torch
+
     from .torch_bridge import to_torch
 
+    torch.set_num_threads(threads)
     net = to_torch(model)
     tX, ty = torch.from_numpy(X), torch.from_numpy(y)
     opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
@@ -66,120 +91,127 @@ def _torch_runner(model, X, y, torch):
     return step, forward
 
 
+def measure(library, spec, batch, repeats, threads):
+    """In this process: the first step's loss and ``repeats`` timed steps and forward passes
+    (seconds) of ``library`` after warm-up, as a dict."""
+    model, X, y = _model_and_batch(spec, batch)
+    runner = _tallynet_runner if library == "tallynet" else _torch_runner
+    step, forward = runner(model, X, y, threads)
+    first = float(step())
+    for _ in range(WARMUP_STEPS):
+        step()
+    times = {"step": [], "forward": []}
+    for _ in range(repeats):
+        for kind, fn in (("step", step), ("forward", forward)):
+            start = time.perf_counter()
+            fn()
+            times[kind].append(time.perf_counter() - start)
+    return {"first_step_loss": first, "dropout": any(layer.kind == "dropout" for layer in model.layers), **times}
+
+
+def _worker(argv):
+    """``python -m tallynet.bench --worker LIB SPEC_JSON BATCH REPEATS THREADS``: one JSON line."""
+    library, spec, batch, repeats, threads = argv
+    print(json.dumps(measure(library, json.loads(spec), int(batch), int(repeats), int(threads))))
+
+
+def _in_a_process(library, spec, batch, repeats, threads):
+    out = subprocess.run([sys.executable, "-m", "tallynet.bench", "--worker", library, json.dumps(spec),
+                          str(batch), str(repeats), str(threads)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {library} process failed: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- the comparison ---------------------------------------------------------------------------------
 def _quartiles(seconds):
     q1, med, q3 = np.percentile(np.array(seconds) * 1e3, [25, 50, 75])
     return {"median_ms": round(float(med), 3), "q1_ms": round(float(q1), 3), "q3_ms": round(float(q3), 3)}
 
 
-def bench_batch(spec, batch, repeats, torch=None):
-    """Times of one batch size: a dict with ``batch``, ``tallynet`` (and ``pytorch``, the
-    first-step losses, ``loss_match`` and the ratios when ``torch`` is the module)."""
-    model = from_spec(resolve_spec(spec), seed=0, dtype=np.float32)
-    if model.loss_name != "softmax":
-        raise ValueError(f"tallynet bench times a softmax classifier (as PyTorch's cross_entropy); "
-                         f"this spec's loss is {model.loss_name!r}")
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((batch,) + model.input_shape).astype(np.float32)
-    y = rng.integers(model.output_shape[-1], size=batch)
-    runners = {"tallynet": _tallynet_runner(model, X, y)}
-    if torch is not None:
-        runners["pytorch"] = _torch_runner(model, X, y, torch)  # copies the weights before any step
+def losses_match(first, dropout):
+    """Whether the first-step losses ``{"tallynet": ..., "pytorch": ...}`` agree; None with
+    dropout, whose masks each library draws itself."""
+    if dropout:
+        return None
+    return abs(first["tallynet"] - first["pytorch"]) <= LOSS_TOLERANCE * max(1.0, abs(first["pytorch"]))
+
+
+def bench_batch(spec, batch, repeats, rounds, threads, libraries, run=_in_a_process):
+    """Times of one batch size: a dict with ``batch``, each library's quartiles (and, with both,
+    the first-step losses, ``loss_match`` and the ratios with their range over the rounds)."""
+    _model_and_batch(spec, 1)  # refuse a spec that cannot be timed before starting any process
+    rounds_of = {lib: [] for lib in libraries}
+    for r in range(rounds):
+        for lib in libraries if r % 2 == 0 else libraries[::-1]:  # alternate who goes first
+            rounds_of[lib].append(run(lib, spec, batch, repeats, threads))
     result = {"batch": batch}
-    if torch is not None:
-        first = {name: float(step()) for name, (step, _) in runners.items()}  # the same weights, one step each
-        result["first_step_loss"] = first
-        # dropout draws its masks from each library's own generator: then the losses differ by design
-        result["loss_match"] = None if any(layer.kind == "dropout" for layer in model.layers) else (
-            abs(first["tallynet"] - first["pytorch"]) <= LOSS_TOLERANCE * max(1.0, abs(first["pytorch"])))
-    for step, _ in runners.values():
-        for _ in range(WARMUP_STEPS):
-            step()
-    times = {name: {"step": [], "forward": []} for name in runners}
-    for _ in range(repeats):  # alternate, so that both see the same machine state
-        for name, (step, forward) in runners.items():
-            for kind, fn in (("step", step), ("forward", forward)):
-                start = time.perf_counter()
-                fn()
-                times[name][kind].append(time.perf_counter() - start)
-    for name in runners:
-        result[name] = {kind: _quartiles(ts) for kind, ts in times[name].items()}
+    for lib, runs in rounds_of.items():
+        result[lib] = {kind: _quartiles([t for one in runs for t in one[kind]]) for kind in ("step", "forward")}
         # from the median as reported (rounded to the microsecond), so that the two agree
-        result[name]["images_per_second"] = round(batch / (result[name]["step"]["median_ms"] / 1e3), 1)
-    if torch is not None:
+        result[lib]["images_per_second"] = round(batch / (result[lib]["step"]["median_ms"] / 1e3), 1)
+    if len(libraries) == 2:
+        first = {lib: runs[0]["first_step_loss"] for lib, runs in rounds_of.items()}
+        result["first_step_loss"] = first
+        result["loss_match"] = losses_match(first, rounds_of["tallynet"][0]["dropout"])
         for kind in ("step", "forward"):
+            per_round = sorted(np.median(a[kind]) / np.median(b[kind])
+                               for a, b in zip(rounds_of["tallynet"], rounds_of["pytorch"]))
             # of the medians as reported, not rounded again: the two agree to the last digit
             result[f"ratio_{kind}"] = result["tallynet"][kind]["median_ms"] / result["pytorch"][kind]["median_ms"]
+            result[f"ratio_{kind}_rounds"] = {"median": float(np.median(per_round)), "min": per_round[0],
+                                              "max": per_round[-1]}
     return result
 
 
-def _import_torch(threads):
-    """PyTorch with passive OpenMP threads and ``threads`` threads, or None if not installed."""
-    if "torch" not in sys.modules:  # libgomp reads the policy when it loads
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
+def _torch_version():
+    """PyTorch's version, asked in a process of its own (importing it here would change this one), or None."""
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                         text=True)
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
-def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True):
-    """Run :func:`bench_batch` for each batch size with ``threads`` threads for NumPy's BLAS,
-    tallynet's own passes and PyTorch, after :func:`tallynet.tune_process`. Returns the JSON
-    object the report ends with.
+def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds=5):
+    """Run :func:`bench_batch` for each batch size, ``threads`` threads for each library (NumPy's
+    BLAS and tallynet's passes; PyTorch's intra-op threads). Returns the JSON object the report ends with."""
+    from .models import load_spec, resolve_spec
 
-    The thread settings are restored afterwards (PyTorch's stays, as its own setting).
-    """
-    for name, value in (("threads", threads), ("repeats", repeats)):
+    for name, value in (("threads", threads), ("repeats", repeats), ("rounds", rounds)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
         raise ValueError(f"batches must be integers >= 1, got {batches!r}")
-    tuned = tune_process()
-    torch = _import_torch(threads) if use_torch else None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # comes with scikit-learn (the [data] extra)
-        threadpool_limits = None
-    with num_threads(threads), (contextlib.nullcontext() if threadpool_limits is None
-                                else threadpool_limits(threads, user_api="blas")):
-        results = [bench_batch(spec, b, repeats, torch) for b in batches]
+    name = spec if isinstance(spec, str) else spec.get("name", "spec")
+    resolved = resolve_spec(spec)  # a dict, for the processes' command lines
+    resolved = dict(resolved) if isinstance(resolved, dict) else load_spec(os.fspath(resolved))
+    version = _torch_version() if use_torch else None
+    libraries = LIBRARIES if version else LIBRARIES[:1]
     return {
-        "spec": spec if isinstance(spec, str) else spec.get("name", "spec"), "threads": threads, "repeats": repeats,
+        "spec": name, "threads": threads, "repeats": repeats, "rounds": rounds,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "blas_threads_limited": threadpool_limits is not None,
-        "openblas_thread_timeout": os.environ.get(_openblas.VARIABLE, "unset"),
-        "openblas_timeout_in_effect": tuned["openblas_idle_threads_sleep"],
-        "keep_freed_memory": tuned["keep_freed_memory"],
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset") if torch is not None else None,
-        "pytorch": None if torch is None else torch.__version__,
-        "results": results,
+        "pytorch": version,
+        "results": [bench_batch(resolved, b, repeats, rounds, threads, libraries) for b in batches],
     }
 
 
 def report(data):
     """The printed form of :func:`bench`'s result: a header, one line per batch and kind, the JSON line."""
-    lines = [f"{data['spec']}, float32, {data['threads']} threads, {data['machine']}; "
-             f"median (25th-75th percentile) of {data['repeats']} runs"]
-    if not data["blas_threads_limited"]:
-        lines.append("threadpoolctl not installed: NumPy's BLAS uses its default number of threads")
-    settings = f"OPENBLAS_THREAD_TIMEOUT={data['openblas_thread_timeout']}"
-    if not data["openblas_timeout_in_effect"]:
-        settings += " (not in effect: NumPy's BLAS is not OpenBLAS, or the value is not OpenBLAS's)"
+    lines = [f"{data['spec']}, float32, {data['threads']} threads each, {data['machine']}; each library alone in "
+             f"its process, {data['rounds']} alternated rounds of {data['repeats']} runs; median (25th-75th "
+             "percentile) over all runs, the ratio tallynet / PyTorch of the medians (its range over the rounds)"]
     if data["pytorch"] is None:
-        settings += "; PyTorch not timed"
+        lines.append("PyTorch not timed")
     else:
-        settings += f"; PyTorch {data['pytorch']}, OMP_WAIT_POLICY={data['omp_wait_policy']}"
-    lines.append(settings)
-    lines.append(f"{'batch':>5}  {'':8}  {'tallynet ms':>22}  {'pytorch ms':>22}  {'ratio':>6}  {'img/s ours':>10}")
+        lines.append(f"PyTorch {data['pytorch']}, its default settings")
+    lines.append(f"{'batch':>5}  {'':8}  {'tallynet ms':>22}  {'pytorch ms':>22}  {'ratio':>17}  {'img/s ours':>10}")
     for r in data["results"]:
         for kind in ("step", "forward"):
             ours = r["tallynet"][kind]
             line = f"{r['batch']:>5}  {kind:8}  {ours['median_ms']:8.2f} ({ours['q1_ms']:.1f}-{ours['q3_ms']:.1f})"
             if "pytorch" in r:
-                ref = r["pytorch"][kind]
-                line += f"  {ref['median_ms']:8.2f} ({ref['q1_ms']:.1f}-{ref['q3_ms']:.1f})  {r['ratio_' + kind]:6.2f}"
+                ref, spread = r["pytorch"][kind], r[f"ratio_{kind}_rounds"]
+                line += (f"  {ref['median_ms']:8.2f} ({ref['q1_ms']:.1f}-{ref['q3_ms']:.1f})  "
+                         f"{r['ratio_' + kind]:5.2f} ({spread['min']:.2f}-{spread['max']:.2f})")
             if kind == "step":
                 line += f"  {r['tallynet']['images_per_second']:10.1f}"
             lines.append(line)
@@ -189,3 +221,9 @@ def report(data):
                          f"pytorch {r['first_step_loss']['pytorch']:.6f} ({verdict})")
     lines.append(json.dumps(data))
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="one library's timings, in a process of its own (for tallynet bench)")
+    parser.add_argument("--worker", nargs=5, metavar=("LIB", "SPEC_JSON", "BATCH", "REPEATS", "THREADS"), required=True)
+    _worker(parser.parse_args().worker)

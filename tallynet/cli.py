@@ -269,7 +269,7 @@ def cmd_bench(args):
     for batch in args.batch:
         _check_memory(args, spec, batch, "a benchmarked training step", dtype="float32", optimizer="sgd_momentum")
     data = bench(args.spec, batches=tuple(args.batch), repeats=args.repeats, threads=args.threads,
-                 use_torch=not args.no_torch)
+                 use_torch=not args.no_torch, rounds=args.rounds)
     sys.stdout.write(report(data))
     if any(r.get("loss_match") is False for r in data["results"]):
         print("tallynet bench: error: the PyTorch twin's first-step loss differs, so the times compare "
@@ -371,6 +371,8 @@ def build_parser():
     p.add_argument("spec", nargs="?", default="seed-cnn")
     p.add_argument("--batch", type=_positive_int, nargs="+", default=[32, 128])
     p.add_argument("--repeats", type=_positive_int, default=21, help="timed runs after warm-up (default 21)")
+    p.add_argument("--rounds", type=_positive_int, default=5,
+                   help="alternated rounds, a fresh process per library each (default 5)")
     p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
     _force_flag(p)

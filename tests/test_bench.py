@@ -18,11 +18,12 @@ def _run(capsys, *args):
 
 def test_bench_alone_reports_every_batch_and_kind(capsys):
     before = tallynet.get_num_threads()
-    code, out, _ = _run(capsys, SPEC, "--batch", "3", "5", "--repeats", "3", "--threads", "1", "--no-torch")
+    code, out, _ = _run(capsys, SPEC, "--batch", "3", "5", "--repeats", "3", "--rounds", "2", "--threads", "1",
+                        "--no-torch")
     assert code == 0
     data = json.loads(out.splitlines()[-1])
     assert [r["batch"] for r in data["results"]] == [3, 5]
-    assert data["threads"] == 1 and data["pytorch"] is None
+    assert data["threads"] == 1 and data["pytorch"] is None and data["rounds"] == 2
     for r in data["results"]:
         assert "pytorch" not in r
         for kind in ("step", "forward"):
@@ -36,9 +37,11 @@ def test_bench_alone_reports_every_batch_and_kind(capsys):
 
 def test_bench_checks_the_pytorch_twin_gives_the_same_first_loss(capsys):
     pytest.importorskip("torch")
-    code, out, _ = _run(capsys, SPEC, "--batch", "4", "--repeats", "2")
+    code, out, _ = _run(capsys, SPEC, "--batch", "4", "--repeats", "2", "--rounds", "2")
     assert code == 0
     r = json.loads(out.splitlines()[-1])["results"][0]
+    rounds = r["ratio_step_rounds"]
+    assert rounds["min"] <= rounds["median"] <= rounds["max"]
     assert r["loss_match"] is True
     assert r["first_step_loss"]["tallynet"] == pytest.approx(r["first_step_loss"]["pytorch"], rel=1e-4)
     for kind in ("step", "forward"):
@@ -47,24 +50,23 @@ def test_bench_checks_the_pytorch_twin_gives_the_same_first_loss(capsys):
 
 
 def test_bench_refuses_to_compare_different_networks(capsys, monkeypatch):
-    torch = pytest.importorskip("torch")
-    import tallynet.torch_bridge as bridge
-    real = bridge.to_torch
+    from tallynet import bench as bench_module
 
-    def perturbed(model):  # a twin whose first weights are not the model's
-        net = real(model)
-        with torch.no_grad():
-            next(net.parameters()).mul_(3.0)
-        return net
-    monkeypatch.setattr(bridge, "to_torch", perturbed)
-    code, out, err = _run(capsys, SPEC, "--batch", "4", "--repeats", "1")
+    def run(library, spec, batch, repeats, threads):  # a "PyTorch" whose first loss is not the model's
+        times = {"step": [0.01] * repeats, "forward": [0.005] * repeats}
+        return {"first_step_loss": 2.3 if library == "tallynet" else 2.9, "dropout": False, **times}
+    monkeypatch.setattr(bench_module, "_torch_version", lambda: "2.13.0")
+    real = bench_module.bench_batch
+    monkeypatch.setattr(bench_module, "bench_batch", lambda *a, **k: real(*a, **k, run=run))
+    code, out, err = _run(capsys, SPEC, "--batch", "4", "--repeats", "1", "--rounds", "1")
     assert code == 1
     assert "MISMATCH" in out and "compare different networks" in err
+    assert bench_module.losses_match({"tallynet": 2.3, "pytorch": 2.3 + 1e-5}, dropout=False) is True
 
 
 def test_bench_does_not_compare_losses_through_dropout(capsys):
     pytest.importorskip("torch")
-    code, out, _ = _run(capsys, "examples/digits-cnn.yaml", "--batch", "4", "--repeats", "1")
+    code, out, _ = _run(capsys, "examples/digits-cnn.yaml", "--batch", "4", "--repeats", "1", "--rounds", "1")
     assert code == 0
     assert json.loads(out.splitlines()[-1])["results"][0]["loss_match"] is None
     assert "not compared: dropout masks differ" in out
@@ -84,7 +86,8 @@ def test_bench_bad_input_is_a_clear_error(capsys, tmp_path):
 
 def test_bench_function_checks_its_arguments():
     from tallynet.bench import bench
-    for kwargs, name in (({"threads": 0}, "threads"), ({"repeats": 1.5}, "repeats"), ({"batches": ()}, "batches"),
+    for kwargs, name in (({"threads": 0}, "threads"), ({"repeats": 1.5}, "repeats"), ({"rounds": 0}, "rounds"),
+                         ({"batches": ()}, "batches"),
                          ({"batches": (4, -1)}, "batches")):
         with pytest.raises(ValueError, match=name):
             bench(SPEC, use_torch=False, **kwargs)
