@@ -89,3 +89,11 @@ def test_the_convention_example_of_the_docs_runs():
     exec(code, namespace)  # noqa: S102 - the documentation's own example
     conv1 = summary("seed-cnn", convention=namespace["TwoPerMacConvs"]()).layers[0]
     assert conv1.forward_flops == 2 * conv1.layer.macs(conv1.input_shape)
+
+
+def test_the_resnet50_summary_quoted():
+    s = summary("resnet50", batch=32)
+    header = s.to_markdown().splitlines()[0]
+    assert header in README
+    total = next(line for line in s.to_markdown().splitlines() if line.startswith("| **TOTAL**"))
+    assert total in README
