@@ -62,7 +62,8 @@ def test_torch_convention_equals_flop_counter_mode(name):
 
 
 def test_the_grouped_convolution_excess_is_real():
-    # mobilenet_v2's depthwise convolutions are where FlopCounterMode over-counts; every other net has none
+    # mobilenet_v2's (and mobilenet_v3_small's) depthwise convolutions are where FlopCounterMode
+    # over-counts; resnet50 has none
     assert _grouped_weight_gradient_excess(summary("mobilenet_v2", batch=1, convention="torch")) > 0
     assert _grouped_weight_gradient_excess(summary("resnet50", batch=1, convention="torch")) == 0
 
