@@ -227,6 +227,38 @@ def mobilenet_v3_small():
                  "and hardswish, 224x224 RGB, 1000 classes", nodes, blocks)
 
 
+# --- DenseNet-121 (Huang et al. 2017; DenseNet-BC: 1x1 bottlenecks, transitions halve the channels) ---
+def _dense_blocks(growth, bn_size):
+    """A dense layer (BN-ReLU-1x1 conv to bn_size x growth, BN-ReLU-3x3 conv to growth) whose output
+    is its input with the new channels after it (torchvision's torch.cat(prev_features, 1)), and a
+    transition: BN-ReLU-1x1 conv to ``$filters``, 2x2 average pooling."""
+    layer = [{"norm1": "batchnorm"}, {"relu1": "relu"}, {"conv1": _conv(bn_size * growth, 1)},
+             {"norm2": "batchnorm"}, {"relu2": "relu"}, {"conv2": _conv(growth, 3, 1, 1)},
+             {"cat": {"concat": None, "inputs": ["input", "conv2"]}}]
+    transition = [{"norm": "batchnorm"}, {"relu": "relu"}, {"conv": _conv("$filters", 1)},
+                  {"pool": {"avgpool": {"kernel": 2, "stride": 2}}}]
+    return {"dense_layer": {"params": {}, "nodes": layer},
+            "transition": {"params": {"filters": None}, "nodes": transition}}
+
+
+def densenet121(growth=32, depths=(6, 12, 24, 16), bn_size=4, stem=64):
+    """torchvision's DenseNet-121: a 7x7 stem, 4 dense blocks of 6, 12, 24 and 16 layers (growth 32)
+    with transitions between them, a final batchnorm (norm5) and ReLU, global pooling, Linear(1024, 1000)."""
+    nodes = [{"features.conv0": _conv(stem, 7, 2, 3)}, {"features.norm0": "batchnorm"}, {"features.relu0": "relu"},
+             {"features.pool0": {"maxpool": {"kernel": 3, "stride": 2, "pad": 1}}}]
+    channels = stem
+    for b, count in enumerate(depths, 1):  # torchvision numbers blocks and layers from 1: denselayer1 ...
+        nodes += [{f"features.denseblock{b}.denselayer{k}": {"block": "dense_layer"}} for k in range(1, count + 1)]
+        channels += count * growth
+        if b < len(depths):
+            channels //= 2
+            nodes.append({f"features.transition{b}": {"block": "transition", "filters": channels}})
+    nodes += [{"features.norm5": "batchnorm"}, {"relu": "relu"}, {"avgpool": "global_avgpool"},
+              {"classifier": {"affine": {"units": 1000}}}]
+    return _spec("densenet121", "torchvision's DenseNet-121: 4 dense blocks (6, 12, 24, 16 layers, growth 32), "
+                 "224x224 RGB, 1000 classes", nodes, _dense_blocks(growth, bn_size))
+
+
 def resnet20():
     """He et al. 2016's CIFAR-10 ResNet-20: 3 stages of 3 basic blocks with 16, 32 and 64
     channels; the first block of stages 2 and 3 halves the resolution, with a projection
@@ -248,5 +280,5 @@ def zoo():
     specs = [resnet("resnet18", (2, 2, 2, 2), False), resnet("resnet34", (3, 4, 6, 3), False),
              resnet("resnet50", (3, 4, 6, 3), True), resnet("resnet101", (3, 4, 23, 3), True),
              resnet("resnet152", (3, 8, 36, 3), True), alexnet(), squeezenet("1_0"), squeezenet("1_1"),
-             mobilenet_v2(), mobilenet_v3_small(), resnet20()]
+             mobilenet_v2(), mobilenet_v3_small(), densenet121(), resnet20()]
     return {spec["name"]: spec for spec in specs}
