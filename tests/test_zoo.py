@@ -10,12 +10,20 @@ from tallynet.models.zoo import zoo
 from torchvision_models import torchvision_models
 
 IMAGENET = sorted(name for name in zoo() if name != "resnet20")
+# torchvision's googlenet() builds the two auxiliary heads unless told not to (its published
+# num_params and _ops are without them); init_weights=False skips its truncated-normal initialisation
+REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False}}
+
+
+def _reference(models, name):
+    """torchvision's model ``name`` (weights=None), as the preset describes it."""
+    return getattr(models, name)(**REFERENCE_KWARGS.get(name, {}))
 
 
 @pytest.mark.parametrize("name", IMAGENET)
 def test_parameters_and_published_gflops_equal_torchvision(name):
     models = torchvision_models()
-    reference = getattr(models, name)()
+    reference = _reference(models, name)
     meta = models.get_model_weights(name).DEFAULT.meta
     t = summary(name, batch=1, convention="macs").totals()
     assert t["params"] == sum(p.numel() for p in reference.parameters()) == meta["num_params"]
@@ -31,7 +39,7 @@ def _flop_counter_mode(name, input_requires_grad):
 
     models = torchvision_models()
     with torch.device("meta"):
-        model = getattr(models, name)()
+        model = _reference(models, name)
         x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad)
     with FlopCounterMode(display=False) as forward:
         out = model(x)
@@ -71,7 +79,7 @@ def test_the_grouped_convolution_excess_is_real():
 @pytest.mark.parametrize("name", IMAGENET)
 def test_node_names_are_torchvisions_module_names(name):
     models = torchvision_models()
-    modules = {n for n, m in getattr(models, name)().named_modules() if not list(m.children())}
+    modules = {n for n, m in _reference(models, name).named_modules() if not list(m.children())}
     ours = {n for n in summary(name, batch=1).as_dict()["layers"] for n in [n["name"]]}
     parametrised = {l.name for l in summary(name, batch=1).layers if l.params}
     assert parametrised <= modules, sorted(parametrised - modules)[:5]

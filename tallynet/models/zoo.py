@@ -259,6 +259,51 @@ def densenet121(growth=32, depths=(6, 12, 24, 16), bn_size=4, stem=64):
                  "224x224 RGB, 1000 classes", nodes, _dense_blocks(growth, bn_size))
 
 
+# --- GoogLeNet (Szegedy et al. 2015; torchvision's, with batchnorm and without the auxiliary heads) ---
+def _basic_conv(name, filters, kernel, stride=1, pad=0, source=None):
+    """torchvision's BasicConv2d: a convolution without bias, BatchNorm2d(eps=0.001), ReLU."""
+    conv = _conv(filters, kernel, stride, pad)
+    return [{f"{name}.conv": dict(conv, inputs=source) if source else conv}, {f"{name}.bn": _bn(0.001)},
+            {f"{name}.relu": "relu"}]
+
+
+INCEPTION_WIDTHS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+# each module's widths, in that order (the paper's table 1; its "5x5" is a 3x3 convolution in torchvision)
+INCEPTIONS = {"3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64), "4a": (192, 96, 208, 16, 48, 64),
+              "4b": (160, 112, 224, 24, 64, 64), "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
+              "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+              "5b": (384, 192, 384, 48, 128, 128)}
+
+
+def _inception():
+    """Four branches on the module's input, concatenated: a 1x1 convolution; 1x1 then 3x3; 1x1 then
+    3x3 again (torchvision's, where the paper has 5x5: vision issue 906); 3x3 max pooling then 1x1."""
+    pool = {"maxpool": {"kernel": 3, "stride": 1, "pad": 1, "ceil_mode": True}, "inputs": "input"}
+    nodes = (_basic_conv("branch1", "$ch1x1", 1, source="input")
+             + _basic_conv("branch2.0", "$ch3x3red", 1, source="input") + _basic_conv("branch2.1", "$ch3x3", 3, 1, 1)
+             + _basic_conv("branch3.0", "$ch5x5red", 1, source="input") + _basic_conv("branch3.1", "$ch5x5", 3, 1, 1)
+             + [{"branch4.0": pool}] + _basic_conv("branch4.1", "$pool_proj", 1))
+    ends = ["branch1.relu", "branch2.1.relu", "branch3.1.relu", "branch4.1.relu"]
+    return {"params": dict.fromkeys(INCEPTION_WIDTHS), "nodes": nodes + [{"cat": {"concat": None, "inputs": ends}}]}
+
+
+def googlenet():
+    """torchvision's GoogLeNet (aux_logits=False): a 7x7 stem, 9 inception modules, max pooling with
+    ceil_mode between stages, global pooling, dropout 0.2, Linear(1024, 1000)."""
+    def pool(name, kernel=3):
+        return [{name: {"maxpool": {"kernel": kernel, "stride": 2, "ceil_mode": True}}}]
+
+    def inceptions(*names):
+        return [{f"inception{n}": {"block": "inception", **dict(zip(INCEPTION_WIDTHS, INCEPTIONS[n]))}} for n in names]
+    nodes = (_basic_conv("conv1", 64, 7, 2, 3) + pool("maxpool1") + _basic_conv("conv2", 64, 1)
+             + _basic_conv("conv3", 192, 3, 1, 1) + pool("maxpool2") + inceptions("3a", "3b") + pool("maxpool3")
+             + inceptions("4a", "4b", "4c", "4d", "4e") + pool("maxpool4", 2) + inceptions("5a", "5b")
+             + [{"avgpool": "global_avgpool"}, {"dropout": {"dropout": {"keep": 0.8}}},
+                {"fc": {"affine": {"units": 1000}}}])
+    return _spec("googlenet", "torchvision's GoogLeNet without its auxiliary heads: 9 inception modules, "
+                 "224x224 RGB, 1000 classes", nodes, {"inception": _inception()})
+
+
 def resnet20():
     """He et al. 2016's CIFAR-10 ResNet-20: 3 stages of 3 basic blocks with 16, 32 and 64
     channels; the first block of stages 2 and 3 halves the resolution, with a projection
@@ -280,5 +325,5 @@ def zoo():
     specs = [resnet("resnet18", (2, 2, 2, 2), False), resnet("resnet34", (3, 4, 6, 3), False),
              resnet("resnet50", (3, 4, 6, 3), True), resnet("resnet101", (3, 4, 23, 3), True),
              resnet("resnet152", (3, 8, 36, 3), True), alexnet(), squeezenet("1_0"), squeezenet("1_1"),
-             mobilenet_v2(), mobilenet_v3_small(), densenet121(), resnet20()]
+             mobilenet_v2(), mobilenet_v3_small(), densenet121(), googlenet(), resnet20()]
     return {spec["name"]: spec for spec in specs}
