@@ -1,5 +1,6 @@
 """The torchvision-named presets against torchvision's own definitions (weights=None):
-parameter counts, published GFLOPS, and PyTorch's FlopCounterMode forward and backward."""
+parameter counts, published GFLOPS, PyTorch's FlopCounterMode forward and backward, and the
+logits with torchvision's model's (random) weights copied by module name."""
 
 import numpy as np
 import pytest
@@ -84,6 +85,37 @@ def test_node_names_are_torchvisions_module_names(name):
     parametrised = {l.name for l in summary(name, batch=1).layers if l.params}
     assert parametrised <= modules, sorted(parametrised - modules)[:5]
     assert ours
+
+
+TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
+
+
+@pytest.mark.parametrize("name", IMAGENET)
+def test_logits_equal_torchvision_s_with_its_weights(name):
+    # counts cannot see the order of channels at a concatenation or a wrong eps: with torchvision's
+    # (random) weights and running statistics copied by module name, the logits are its model's
+    import torch
+
+    from tallynet.models import preset
+
+    torch.manual_seed(0)
+    reference = _reference(torchvision_models(), name).double().eval()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            for tensor, (low, high) in ((module.running_mean, (-0.5, 0.5)), (module.running_var, (0.5, 1.5)),
+                                        (module.weight.data, (0.5, 1.5)), (module.bias.data, (-0.2, 0.2))):
+                tensor.uniform_(low, high)
+    state = {k: v.numpy() for k, v in reference.state_dict().items()}
+    model = preset(name, dtype=np.float64)
+    for key, value in model.params.items():
+        node, what = key.rsplit(".", 1)
+        weight = state[f"{node}.{TORCH_NAMES[what]}"]
+        value[...] = weight.T if weight.ndim == 2 else weight  # tallynet's affine W is (in, out)
+    model.set_state({k: state[k].copy() for k in model.get_state() if k.endswith(("running_mean", "running_var"))})
+    X = np.random.default_rng(0).standard_normal((1, 3, 224, 224))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(model.loss(X), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
 def test_resnet20_is_he_et_al_s_cifar_network():
