@@ -1,5 +1,6 @@
 """The torchvision-named presets against torchvision's own definitions (weights=None):
-parameter counts, published GFLOPS, and PyTorch's FlopCounterMode forward and backward."""
+parameter counts, published GFLOPS, PyTorch's FlopCounterMode forward and backward, and the
+logits with torchvision's model's (random) weights copied by module name."""
 
 import numpy as np
 import pytest
@@ -10,12 +11,20 @@ from tallynet.models.zoo import zoo
 from torchvision_models import torchvision_models
 
 IMAGENET = sorted(name for name in zoo() if name != "resnet20")
+# torchvision's googlenet() builds the two auxiliary heads unless told not to (its published
+# num_params and _ops are without them); init_weights=False skips its truncated-normal initialisation
+REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False}}
+
+
+def _reference(models, name):
+    """torchvision's model ``name`` (weights=None), as the preset describes it."""
+    return getattr(models, name)(**REFERENCE_KWARGS.get(name, {}))
 
 
 @pytest.mark.parametrize("name", IMAGENET)
 def test_parameters_and_published_gflops_equal_torchvision(name):
     models = torchvision_models()
-    reference = getattr(models, name)()
+    reference = _reference(models, name)
     meta = models.get_model_weights(name).DEFAULT.meta
     t = summary(name, batch=1, convention="macs").totals()
     assert t["params"] == sum(p.numel() for p in reference.parameters()) == meta["num_params"]
@@ -31,7 +40,7 @@ def _flop_counter_mode(name, input_requires_grad):
 
     models = torchvision_models()
     with torch.device("meta"):
-        model = getattr(models, name)()
+        model = _reference(models, name)
         x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad)
     with FlopCounterMode(display=False) as forward:
         out = model(x)
@@ -62,7 +71,8 @@ def test_torch_convention_equals_flop_counter_mode(name):
 
 
 def test_the_grouped_convolution_excess_is_real():
-    # mobilenet_v2's depthwise convolutions are where FlopCounterMode over-counts; every other net has none
+    # mobilenet_v2's (and mobilenet_v3_small's) depthwise convolutions are where FlopCounterMode
+    # over-counts; resnet50 has none
     assert _grouped_weight_gradient_excess(summary("mobilenet_v2", batch=1, convention="torch")) > 0
     assert _grouped_weight_gradient_excess(summary("resnet50", batch=1, convention="torch")) == 0
 
@@ -70,11 +80,42 @@ def test_the_grouped_convolution_excess_is_real():
 @pytest.mark.parametrize("name", IMAGENET)
 def test_node_names_are_torchvisions_module_names(name):
     models = torchvision_models()
-    modules = {n for n, m in getattr(models, name)().named_modules() if not list(m.children())}
+    modules = {n for n, m in _reference(models, name).named_modules() if not list(m.children())}
     ours = {n for n in summary(name, batch=1).as_dict()["layers"] for n in [n["name"]]}
     parametrised = {l.name for l in summary(name, batch=1).layers if l.params}
     assert parametrised <= modules, sorted(parametrised - modules)[:5]
     assert ours
+
+
+TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
+
+
+@pytest.mark.parametrize("name", IMAGENET)
+def test_logits_equal_torchvision_s_with_its_weights(name):
+    # counts cannot see the order of channels at a concatenation or a wrong eps: with torchvision's
+    # (random) weights and running statistics copied by module name, the logits are its model's
+    import torch
+
+    from tallynet.models import preset
+
+    torch.manual_seed(0)
+    reference = _reference(torchvision_models(), name).double().eval()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            for tensor, (low, high) in ((module.running_mean, (-0.5, 0.5)), (module.running_var, (0.5, 1.5)),
+                                        (module.weight.data, (0.5, 1.5)), (module.bias.data, (-0.2, 0.2))):
+                tensor.uniform_(low, high)
+    state = {k: v.numpy() for k, v in reference.state_dict().items()}
+    model = preset(name, dtype=np.float64)
+    for key, value in model.params.items():
+        node, what = key.rsplit(".", 1)
+        weight = state[f"{node}.{TORCH_NAMES[what]}"]
+        value[...] = weight.T if weight.ndim == 2 else weight  # tallynet's affine W is (in, out)
+    model.set_state({k: state[k].copy() for k in model.get_state() if k.endswith(("running_mean", "running_var"))})
+    X = np.random.default_rng(0).standard_normal((1, 3, 224, 224))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(model.loss(X), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
 def test_resnet20_is_he_et_al_s_cifar_network():
