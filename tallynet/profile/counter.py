@@ -273,7 +273,7 @@ def _price_dot(func, args, kwargs, result):
 
 
 def _price_tensordot(func, args, kwargs, result):
-    a, b = args[0], args[1]
+    a = args[0]
     axes = args[2] if len(args) > 2 else kwargs.get("axes", 2)
     if isinstance(axes, int):
         contracted = np.shape(a)[np.ndim(a) - axes:] if axes else ()
