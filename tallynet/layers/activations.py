@@ -351,20 +351,17 @@ class Tanh(Layer):
         return tanh_backward(dout, cache), {}
 
 
-class _Piecewise(Layer):
-    """The hard activations' shared shape: the cache is x, the walkthrough counts as ``exact``;
-    forward holds its output, backward dx beside one boolean mask (1 byte per element)."""
+class _Activation(Layer):
+    """What an activation defined by a kernel pair shares: ``_forward(x) -> (out, cache)`` and
+    ``_backward(dout, cache) -> dx``, its ``function`` for the walkthrough, no multiply-accumulates,
+    the ``exact`` count standing in for seed 001's (which has none of these), and the PyTorch
+    module of the same name as its ``display_name`` (``nn.ReLU6``, ``nn.SiLU``, ...)."""
 
     title = "Activation Function"
     mac_terms = no_macs
-    cache_bytes = no_bytes
 
-    def walkthrough_terms(self, input_shape):  # seed 001 has none of them: the exact count stands in
+    def walkthrough_terms(self, input_shape):
         return self.exact_terms(input_shape)
-
-    def footprint(self, input_shape, itemsize):
-        n = elements(input_shape)
-        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
 
     def given_lines(self, input_shape):
         return [f"- **Function**: {self.function}"]
@@ -372,11 +369,22 @@ class _Piecewise(Layer):
     def to_torch(self, input_shape, params, nn):
         return [getattr(nn, self.display_name)()]
 
+    def forward(self, x, params, mode="train"):
+        return self._forward(x)
+
     def backward(self, dout, cache):
         return self._backward(dout, cache), {}
 
-    def forward(self, x, params, mode="train"):
-        return self._forward(x)
+
+class _Piecewise(_Activation):
+    """The hard activations' shared shape: the cache is x; forward holds its output, backward dx
+    beside one boolean mask (1 byte per element)."""
+
+    cache_bytes = no_bytes
+
+    def footprint(self, input_shape, itemsize):
+        n = elements(input_shape)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
 
 
 def _clamp_terms(shape):

@@ -25,8 +25,8 @@ import numpy as np
 from ..counts import Ops, term
 from ._checks import check_float_array, check_shape
 from ._text import dims_symbol, elements, per_element, times
-from .activations import sigmoid_forward
-from .base import Footprint, Layer, no_macs
+from .activations import _Activation, sigmoid_forward
+from .base import Footprint
 
 __all__ = ["SiLU", "GELU", "silu_forward", "silu_backward", "gelu_forward", "gelu_backward"]
 
@@ -180,14 +180,8 @@ def gelu_backward(dout, cache):
     return dx
 
 
-class _Smooth(Layer):
+class _Smooth(_Activation):
     """SiLU and GELU: the cache holds x and one array of its size (sigmoid(x), Phi(x))."""
-
-    title = "Activation Function"
-    mac_terms = no_macs
-
-    def walkthrough_terms(self, input_shape):  # not in seed 001: the exact count stands in
-        return self.exact_terms(input_shape)
 
     def cache_bytes(self, input_shape, itemsize):
         return elements(input_shape) * itemsize
@@ -196,15 +190,6 @@ class _Smooth(Layer):
         n = elements(input_shape)
         return Footprint(forward_peak=self.forward_arrays * n * itemsize + self.forward_masks * n,
                          backward_peak=n * itemsize, keeps_input=True)
-
-    def given_lines(self, input_shape):
-        return [f"- **Function**: {self.function}"]
-
-    def forward(self, x, params, mode="train"):
-        return self._forward(x)
-
-    def backward(self, dout, cache):
-        return self._backward(dout, cache), {}
 
 
 class SiLU(_Smooth):
@@ -231,9 +216,6 @@ class SiLU(_Smooth):
                 "backward_input": [per_element(r"$1 - \sigma$", s, "add"), per_element(r"$x (1 - \sigma)$", s, "mul"),
                                    per_element("$1 + (\\cdot)$", s, "add"), per_element(r"$\sigma (\cdot)$", s, "mul"),
                                    per_element(r"$dout \cdot (\cdot)$", s, "mul")]}
-
-    def to_torch(self, input_shape, params, nn):
-        return [nn.SiLU()]
 
 
 class GELU(_Smooth):
@@ -264,6 +246,3 @@ class GELU(_Smooth):
                                    per_element("exp", s, "special"), per_element(r"$/ \sqrt{2\pi}$", s, "mul"),
                                    per_element(r"$x \varphi$", s, "mul"), per_element(r"$+ \Phi$", s, "add"),
                                    per_element(r"$dout \cdot (\cdot)$", s, "mul")]}
-
-    def to_torch(self, input_shape, params, nn):
-        return [nn.GELU()]
