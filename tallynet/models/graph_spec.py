@@ -122,19 +122,19 @@ class GraphBuilder:
 
     def _use_blocks(self, name, uses, scope):
         if isinstance(uses, dict) and "repeat" not in uses:  # one use: its nodes are name.node
-            return self._expand(self._instantiate(dict(uses).pop("block"), _arguments(uses), scope.where(name)),
-                                _Scope(self, f"{scope.prefix}{name}.", scope.last, uses["block"]))
+            block = uses["block"]
+            return self._expand(self._instantiate(block, _arguments(uses), scope.where(name)),
+                                _Scope(self, f"{scope.prefix}{name}.", scope.last, block))
         uses = uses if isinstance(uses, list) else [uses]
         last, index = scope.last, 0
         for use in uses:
             if not isinstance(use, dict) or "block" not in use:
                 raise self.error(f"{scope.where(name)}: expected a block use like {{block: basic, repeat: 2}}, "
                                  f"got {use!r}")
-            use = dict(use)
-            block, repeat = use.pop("block"), use.pop("repeat", 1)
+            block, repeat = use["block"], use.get("repeat", 1)
             if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
                 raise self.error(f"{scope.where(name)}: 'repeat' must be an integer >= 1, got {repeat!r}")
-            nodes = self._instantiate(block, use, scope.where(name))
+            nodes = self._instantiate(block, _arguments(use), scope.where(name))
             for _ in range(repeat):
                 inner = _Scope(self, f"{scope.prefix}{name}.{index}.", last, block)
                 last = self._expand(nodes, inner)
