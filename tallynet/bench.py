@@ -35,13 +35,21 @@ LIBRARIES = ("tallynet", "pytorch")
 
 
 # --- one library in its process ------------------------------------------------------------------
+def _check_timable(spec):
+    """Refuse, from shapes alone, a spec bench cannot time (before any process starts)."""
+    from .models.spec import build_nodes
+
+    loss = build_nodes(spec)[3].get("loss", "softmax")
+    if loss != "softmax":
+        raise ValueError(f"tallynet bench times a softmax classifier (as PyTorch's cross_entropy); "
+                         f"this spec's loss is {loss!r}")
+
+
 def _model_and_batch(spec, batch):
     from .models import from_spec
 
+    _check_timable(spec)
     model = from_spec(spec, seed=0, dtype=np.float32)
-    if model.loss_name != "softmax":
-        raise ValueError(f"tallynet bench times a softmax classifier (as PyTorch's cross_entropy); "
-                         f"this spec's loss is {model.loss_name!r}")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch,) + model.input_shape).astype(np.float32)
     return model, X, rng.integers(model.output_shape[-1], size=batch)
@@ -140,7 +148,7 @@ def losses_match(first, dropout):
 def bench_batch(spec, batch, repeats, rounds, threads, libraries, run=_in_a_process):
     """Times of one batch size: a dict with ``batch``, each library's quartiles (and, with both,
     the first-step losses, ``loss_match`` and the ratios with their range over the rounds)."""
-    _model_and_batch(spec, 1)  # refuse a spec that cannot be timed before starting any process
+    _check_timable(spec)
     rounds_of = {lib: [] for lib in libraries}
     for r in range(rounds):
         for lib in libraries if r % 2 == 0 else libraries[::-1]:  # alternate who goes first
