@@ -75,3 +75,21 @@ def merge_module(kind):
             return x * s.reshape(s.shape + (1,) * (x.dim() - s.dim()))
     Merge.__name__ = Merge.__qualname__ = f"Merge_{kind}"
     return Merge()
+
+
+def optimizer(rule, params, learning_rate=None):
+    """PyTorch's optimizer of a tallynet update rule (:data:`tallynet.optim.UPDATE_RULES`, or an
+    alias) over ``params``, with the rule's default hyperparameters (``learning_rate`` replaces
+    its default): sgd and sgd_momentum are ``SGD`` (momentum 0.9), rmsprop ``RMSprop`` (alpha
+    = decay_rate 0.99, eps 1e-8 added after the square root, as tallynet's), adam ``Adam``."""
+    from .optim import rule_name
+
+    torch = _torch()
+    rule = rule_name(rule)
+    lr = {"sgd": 1e-2, "sgd_momentum": 1e-2, "rmsprop": 1e-2, "adam": 1e-3}[rule] if learning_rate is None \
+        else learning_rate
+    if rule == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    if rule == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9 if rule == "sgd_momentum" else 0)

@@ -48,10 +48,24 @@ from ..dtypes import DTYPES
 from ..layers._checks import check_choice, check_int
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
-from ..models.nodes import MODEL_INPUT, chain, consumers, input_list, last_uses, node_shapes, training_passes
+from ..models.nodes import MODEL_INPUT, chain, input_list, node_shapes, training_passes
 from ..models.spec import build_nodes
 from .conventions import get_convention
 from .render import Rendered, fmt_flops_unit
+from .replay import TALLYNET, NodeMemory, replay
+from .torch_memory import TORCH_MEMORY
+
+#: the memory models ``summary(..., memory=)`` takes, by name
+MEMORY_MODELS = {m.name: m for m in (TALLYNET, TORCH_MEMORY)}
+
+
+def get_memory_model(memory):
+    """The :class:`~tallynet.cost.replay.MemoryModel` of a name in :data:`MEMORY_MODELS` (or itself)."""
+    if isinstance(memory, str) and memory in MEMORY_MODELS:
+        return MEMORY_MODELS[memory]
+    if hasattr(memory, "node") and hasattr(memory, "frees_saved"):
+        return memory
+    raise ValueError(f"memory must be one of {', '.join(MEMORY_MODELS)}, got {memory!r}")
 
 
 def _count(shape):
@@ -73,10 +87,10 @@ class LayerCost:
     state: int               # non-trainable values (running mean / var)
     param_bytes: int
     activation_bytes: int    # bytes of the output
-    cache_bytes: int         # extra bytes the forward pass keeps for backward
+    cache_bytes: int         # extra bytes the forward pass keeps for backward (under the memory model)
     input_grad_bytes: int    # bytes of dL/dx
     flops: LayerFlops
-    footprint: Footprint = field(default_factory=Footprint, repr=False)  # the passes' peaks, what the cache keeps
+    footprint: Footprint = field(default_factory=Footprint, repr=False)  # the passes' peaks, what is kept
     largest_param_bytes: int = 0  # bytes of the layer's largest parameter array
     training_pass: str = "full"   # what a training step runs of its backward (models.training_passes)
 
@@ -173,15 +187,18 @@ class Summary(Rendered):
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
-    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``; ``totals()`` gives the sums.
+    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``, ``memory`` (the memory model,
+    a :class:`~tallynet.cost.replay.MemoryModel`: what the caches and peaks describe);
+    ``totals()`` gives the sums.
     Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
     def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax",
-                 names=None):
+                 names=None, memory=TALLYNET):
         self.name = name or "network"
         self.loss = loss
+        self.memory = memory
         self.batch = batch
         self.convention = convention
         self.dtype = np.dtype(dtype)
@@ -195,16 +212,17 @@ class Summary(Rendered):
         for i, ((layer, inputs), name, in_shape, out_shape) in enumerate(zip(nodes, display_names(layers, names),
                                                                              in_shapes, out_shapes)):
             params = sum(_count(s) for s in layer.param_shapes(in_shape).values())
+            kept, footprint = memory.node(layer, in_shape, self.dtype, passes[i])
             self.layers.append(LayerCost(
                 index=i, name=name, type=layer.kind, layer=layer, inputs=tuple(inputs),
                 input_shape=in_shape, output_shape=out_shape,
                 params=params, state=sum(_count(s) for s in layer.state_shapes(in_shape).values()),
                 param_bytes=params * itemsize,
                 activation_bytes=_count(out_shape) * itemsize,
-                cache_bytes=layer.cache_bytes(in_shape, itemsize),
+                cache_bytes=kept,
                 input_grad_bytes=sum(_count(s) for s in input_list(in_shape)) * itemsize,
                 flops=convention.flops(layer, in_shape),
-                footprint=layer.footprint(in_shape, itemsize),
+                footprint=footprint,
                 largest_param_bytes=max((_count(s) for s in layer.param_shapes(in_shape).values()), default=0)
                 * itemsize,
                 training_pass=passes[i],
@@ -230,7 +248,7 @@ class Summary(Rendered):
         param_bytes = sum(l.param_bytes for l in L)
         activation_bytes = self.input_bytes + sum(l.activation_bytes for l in L)
         gradient_bytes = param_bytes
-        optimizer_bytes = optim.STATE_ARRAYS[self.optimizer] * param_bytes
+        optimizer_bytes = optim.STATE_ARRAYS[self.optimizer] * param_bytes  # the same in PyTorch's optimizers
         cache_bytes = sum(l.cache_bytes for l in L)
         peaks = self.step_peaks()
         forward = sum((l.flops.forward for l in L), Ops())
@@ -274,70 +292,28 @@ class Summary(Rendered):
                 f"({fmt_flops_unit(first.flops.backward_input.total)}), as PyTorch does for inputs.")
 
     def step_peaks(self):
-        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.
+        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``,
+        under the summary's memory model (``memory="torch"``: :mod:`tallynet.cost.torch_memory`).
 
-        Replays the step over the nodes' edges (see the module docstring): parameters,
-        running averages, optimizer state and the batch (inputs, and mse's targets of the
-        scores' shape; class labels are left out) are alive throughout; each node's pass
-        adds its ``footprint`` peak to what is alive when it starts. An output lives in the
-        buffer of its node, or of its input's when the node is a view; a buffer is freed
-        after its last consumer's forward unless a cache keeps it, then until the end.
+        tallynet's own kernels: the step replayed over the nodes' edges (:func:`~tallynet.cost.replay.replay`,
+        see the module docstring) with each layer's ``cache_bytes`` and ``footprint``; parameters,
+        running averages, optimizer state and the batch (inputs, and mse's targets of the scores'
+        shape; class labels are left out) are alive throughout, and the caches until the end of the
+        backward pass. The update holds every gradient and the rule's temporaries for the largest
+        parameter (:data:`tallynet.optim.UPDATE_TEMPORARIES`).
         """
         L = self.layers
         param_bytes = sum(l.param_bytes for l in L)
-        targets = L[-1].activation_bytes if L and self.loss == "mse" else 0
         base = (param_bytes + sum(l.state for l in L) * self.dtype.itemsize
-                + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.input_bytes + targets)
-        owner = []  # the node whose buffer holds each output (MODEL_INPUT: the batch, the caller's)
-        for i, l in enumerate(L):
-            owner.append(owner[l.inputs[0]] if l.footprint.is_view and l.inputs[0] != MODEL_INPUT
-                         else MODEL_INPUT if l.footprint.is_view else i)
-        nodes = [(l.layer, l.inputs) for l in L]
-        kept, freed_after = set(), {}
-        for i, (l, taken_by, last) in enumerate(zip(L, consumers(nodes), last_uses(nodes))):
-            if not taken_by or l.footprint.keeps_output or any(L[k].footprint.keeps_input for k in taken_by):
-                kept.add(owner[i])
-            freed_after[owner[i]] = max(freed_after.get(owner[i], last), last)
-        alive = forward = base
-        for i, l in enumerate(L):
-            forward = max(forward, alive + l.footprint.forward_peak)
-            if l.footprint.is_view:
-                continue
-            alive += l.activation_bytes + l.cache_bytes
-            alive -= sum(L[b].activation_bytes for b in {owner[j] for j in l.inputs if j != MODEL_INPUT}
-                         if b != MODEL_INPUT and b not in kept and freed_after[b] == i)
-        # The loss and backward: the caches live until the end; dscores is held by the loss,
-        # each later dout is freed once its node has turned it into its dx.
-        dout = L[-1].activation_bytes if L else 0
-        backward = alive + LOSS_ARRAYS[self.loss] * dout
-        alive += dout
-        pending = {len(L) - 1: (dout, False)}  # per node: (bytes of its dout, whether it may be freed)
-        for i in reversed(range(len(L))):
-            l = L[i]
-            if l.training_pass == "none" or i not in pending:
-                continue
-            size, freeable = pending.pop(i)
-            backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
-            sizes = [_count(shape) * self.dtype.itemsize for shape in input_list(l.input_shape)]
-            if l.footprint.is_view or l.footprint.grads_are_views:
-                # each dx is a view of dout: the first input's carries its buffer on
-                alive += 0 if l.footprint.is_view else l.param_bytes
-                gradients = [(j, n, freeable and k == 0) for k, (j, n) in enumerate(zip(l.inputs, sizes))]
-            else:
-                alive += l.param_bytes - (size if freeable else 0)
-                gradients = []
-                if l.training_pass == "full":
-                    alive += l.input_grad_bytes
-                    gradients = [(j, n, True) for j, n in zip(l.inputs, sizes)]
-            for j, n, may_free in gradients:
-                if j in pending:  # the two gradients are summed into a new array, then let go
-                    before, before_free = pending.pop(j)
-                    alive += n - (before if before_free else 0) - (n if may_free else 0)
-                    may_free = True
-                pending[j] = (n, may_free)
-        largest = max((l.largest_param_bytes for l in L), default=0)
-        update = base + param_bytes + optim.UPDATE_TEMPORARIES[self.optimizer] * largest
-        return {"forward": forward, "backward": backward, "update": update}
+                + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.memory.batch_bytes(self))
+        nodes = [NodeMemory(l.inputs, l.activation_bytes, l.cache_bytes, l.footprint, l.param_bytes,
+                            self.input_sizes(l), l.training_pass) for l in L]
+        peaks = replay(nodes, base, self.memory.loss(self.loss), self.memory.frees_saved)
+        return {**peaks, "update": base + param_bytes + self.memory.update_temporaries(self)}
+
+    def input_sizes(self, l):
+        """The bytes of each of a row's inputs (of each dx)."""
+        return tuple(_count(shape) * self.dtype.itemsize for shape in input_list(l.input_shape))
 
     def by_type(self):
         """Forward and backward FLOPs per layer group, in network order of first appearance."""
@@ -373,7 +349,7 @@ class Summary(Rendered):
         return console.file.getvalue().rstrip()
 
 
-def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"):
+def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", memory="tallynet"):
     """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
@@ -382,12 +358,15 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     - dtype: a name in :data:`tallynet.dtypes.DTYPES` (default: the model's); changes the bytes
     - optimizer: a rule of :mod:`tallynet.optim` (``"sgd"``, ``"momentum"``, ``"rmsprop"``,
       ``"adam"``, ...): sizes the optimizer state and the update's temporaries
+    - memory: the memory model of the caches and the peak (:data:`MEMORY_MODELS`): ``"tallynet"``
+      for tallynet's own kernels, ``"torch"`` for a PyTorch CPU training step of the same network
     """
     from ..models.presets import resolve_spec
     from ..models.sequential import Sequential
 
     optimizer = optim.rule_name(optimizer)
     convention = get_convention(convention)
+    memory = get_memory_model(memory)
     network = resolve_spec(network)
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
         nodes, input_shape = getattr(network, "nodes", None) or chain(network.layers), network.input_shape
@@ -404,4 +383,5 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     batch = check_int("batch", default_batch if batch is None else batch, 1)  # 2.5 is refused, not truncated
-    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss, names=names)
+    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss, names=names,
+                   memory=memory)

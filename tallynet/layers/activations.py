@@ -8,7 +8,7 @@ from ._checks import check_float_array, check_shape
 from ..counts import term
 from ._text import dims_symbol, elements, per_element, times
 from ._threads import elementwise
-from .base import Footprint, Layer, no_bytes, no_macs
+from .base import Footprint, Layer, no_bytes, no_macs, saves_input, saves_output, torch_output_then_dx
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ReLU6", "Hardsigmoid", "Hardswish", "relu_forward",
            "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "sigmoid_forward", "sigmoid_backward",
@@ -205,6 +205,9 @@ class ReLU(Layer):
         n = elements(input_shape)
         return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
 
+    torch_saved = saves_output  # ReluBackward0 thresholds dout on the result
+    torch_footprint = torch_output_then_dx
+
     def given_lines(self, input_shape):
         return [r"- **Function**: $\text{ReLU}(x) = \max(0, x)$"]
 
@@ -250,6 +253,9 @@ class LeakyReLU(Layer):
         # (1 byte each), alpha * dout and dx. The cache is x.
         n = elements(input_shape)
         return Footprint(forward_peak=n * itemsize, backward_peak=n * (2 * itemsize + 1), keeps_input=True)
+
+    torch_saved = saves_input  # LeakyReluBackward0 saves self
+    torch_footprint = torch_output_then_dx
 
     def given_lines(self, input_shape):
         return [f"- **Function**: $\\max(x, \\alpha x)$, $\\alpha = {self.negative_slope:g}$"]
@@ -299,6 +305,9 @@ class Sigmoid(Layer):
         n = elements(input_shape)
         return Footprint(forward_peak=2 * n * itemsize, backward_peak=2 * n * itemsize, keeps_output=True)
 
+    torch_saved = saves_output  # SigmoidBackward0: dout * s (1 - s) from the result
+    torch_footprint = torch_output_then_dx
+
     def given_lines(self, input_shape):
         return [r"- **Function**: $\sigma(x) = \frac{1}{1 + e^{-x}}$"]
 
@@ -338,6 +347,9 @@ class Tanh(Layer):
         n = elements(input_shape)
         return Footprint(forward_peak=n * itemsize, backward_peak=n * itemsize, keeps_output=True)
 
+    torch_saved = saves_output  # TanhBackward0: dout (1 - t^2) from the result
+    torch_footprint = torch_output_then_dx
+
     def given_lines(self, input_shape):
         return [r"- **Function**: $\tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}$"]
 
@@ -359,6 +371,9 @@ class _Activation(Layer):
 
     title = "Activation Function"
     mac_terms = no_macs
+    # hardtanh (ReLU6), hardsigmoid, hardswish, silu and gelu all save their input (self)
+    torch_saved = saves_input
+    torch_footprint = torch_output_then_dx
 
     def walkthrough_terms(self, input_shape):
         return self.exact_terms(input_shape)

@@ -16,7 +16,7 @@ import numpy as np
 from ..counts import Ops, term
 from ._checks import check_cache, check_float_array, check_shape
 from ._text import per_element
-from .base import Footprint, Layer, no_bytes, no_macs
+from .base import Footprint, Layer, no_bytes, no_macs, saves_input, saves_nothing, torch_output_then_dx
 from .im2col import channel_major, image_shape, kernel_pair, kernel_spec
 
 __all__ = ["GlobalAvgPool", "AdaptiveAvgPool2d", "global_avg_pool_forward", "global_avg_pool_backward",
@@ -82,6 +82,10 @@ class GlobalAvgPool(Layer):
         # forward: the output; backward: dout / (H W) and dx, its broadcast copied out
         N, C, H, W = image_shape(self.kind, input_shape)
         return Footprint(forward_peak=N * C * itemsize, backward_peak=(N * C + N * C * H * W) * itemsize)
+
+    # the twin's AdaptiveAvgPool2d(1) is x.mean((-2, -1)), whose backward needs only the input's sizes
+    torch_saved = saves_nothing
+    torch_footprint = torch_output_then_dx
 
     def describe(self, input_shape):
         return "Global Average Pooling"
@@ -220,6 +224,12 @@ class AdaptiveAvgPool2d(Layer):
         N, C, H, W, Ho, Wo = self._sizes(input_shape)
         return Footprint(forward_peak=N * C * Wo * (H + Ho) * itemsize,
                          backward_peak=N * C * (Ho * Wo + Ho * W + H * W) * itemsize)
+
+    def torch_saved(self, input_shape, dtype):
+        """``_adaptive_avg_pool2d`` saves its input; to 1 x 1 PyTorch takes the mean instead, which saves nothing."""
+        return [] if (self.out_h, self.out_w) == (1, 1) else saves_input(self, input_shape, dtype)
+
+    torch_footprint = torch_output_then_dx
 
     def describe(self, input_shape):
         return f"AdaptiveAvgPool({self.out_h}×{self.out_w})"

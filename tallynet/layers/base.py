@@ -166,6 +166,18 @@ class Layer:
         peak memory estimate needs to know beyond the sizes of outputs and caches."""
         raise _not_stated(self, "the memory footprint of its passes", "footprint")
 
+    # --- PyTorch's memory, from shapes alone: required --------------------------------
+    # What the layer's twin (``to_torch``) holds in a PyTorch CPU training step, for the cost
+    # model's ``memory="torch"`` (:mod:`tallynet.cost.torch_memory`).
+    def torch_saved(self, input_shape, dtype):
+        """The tensors PyTorch's autograd saves for the twin's backward pass, as a list of
+        :class:`Saved`, when its input requires a gradient (or it has parameters)."""
+        raise _not_stated(self, "what PyTorch's autograd saves for its twin", "torch_saved")
+
+    def torch_footprint(self, input_shape, itemsize):
+        """:class:`TorchFootprint` of the twin's CPU kernels: the transient peaks of its passes."""
+        raise _not_stated(self, "the memory footprint of its PyTorch twin", "torch_footprint")
+
     def exact_flops(self, input_shape):
         """:class:`~tallynet.counts.LayerFlops` of :meth:`exact_terms`."""
         return flops_from_terms(self.exact_terms(input_shape))
@@ -267,6 +279,81 @@ class Footprint:
         if pass_ == "params" and self.param_backward_peak is not None:
             return self.param_backward_peak
         return self.backward_peak
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor PyTorch's autograd saves in the twin's forward pass for its backward.
+
+    ``name`` says whose it is. ``"input"`` (``"input0"``, ``"input1"``, ... for a merge's inputs)
+    and ``"output"`` are the layer's own input and output, a parameter or state name (``"W"``,
+    ``"running_mean"``) the layer's: those take no bytes of their own, but saving an activation
+    keeps it alive until the layer's backward has run. Any other name is a tensor of its own
+    (max pooling's indices, dropout's mask, a normalization's mean and inverse standard
+    deviation): allocated by the forward pass, freed after the layer's backward.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str   # a NumPy dtype name: "float32", "int64"
+
+    def is_extra(self, layer_names=()):
+        """Whether this is a tensor of its own: not the layer's input or output, nor one of
+        ``layer_names`` (its parameters and state)."""
+        return not (self.name.startswith("input") or self.name == "output" or self.name in layer_names)
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def saves_input(self, input_shape, dtype):
+    """Autograd saves the layer's input (its gradient is computed from x)."""
+    return [Saved("input", tuple(input_shape), np.dtype(dtype).name)]
+
+
+def saves_output(self, input_shape, dtype):
+    """Autograd saves the layer's output (its gradient is computed from the result: ReLU, sigmoid, tanh)."""
+    return [Saved("output", tuple(self.output_shape(input_shape)), np.dtype(dtype).name)]
+
+
+def saves_nothing(self, input_shape, dtype):
+    """A stated nothing: autograd keeps no tensor for the backward (at most the input's sizes)."""
+    return []
+
+
+@dataclass(frozen=True)
+class TorchFootprint:
+    """How the PyTorch twin's CPU kernels hold memory in a training step, in bytes
+    (``Layer.torch_footprint``); what they save is :meth:`Layer.torch_saved`.
+
+    - forward_peak: the most bytes the forward pass holds at once above what existed before
+      it: the output and the saved tensors of its own included, and every temporary
+      (oneDNN's copies of a convolution's input, weight and output in its blocked layout)
+    - backward_peak: the same for backward, above dout and the saved tensors: dx and the
+      parameter gradients included (the first backward of a parameter allocates its
+      ``.grad``), and every temporary
+    - param_backward_peak: the same when no input needs a gradient (the first layer with
+      parameters); None: ``backward_peak``
+    - is_view: the output is a view of the input, dx a view of dout (nothing allocated)
+    - grads_are_views: each input's gradient is dout itself or a view of it (add, cat)
+
+    Measured with ``torch.profiler`` on float32 (see each class): oneDNN's blocked layouts
+    pad the channels to a multiple of 8 or 16, which is taken at the plain size.
+    """
+
+    forward_peak: int = 0
+    backward_peak: int = 0
+    param_backward_peak: int = None
+    is_view: bool = False
+    grads_are_views: bool = False
+
+
+def torch_output_then_dx(self, input_shape, itemsize):
+    """The twin's footprint of an operation whose kernels allocate nothing but its output
+    forward and dx backward (an elementwise function, a pooling; measured with the profiler)."""
+    return TorchFootprint(forward_peak=int(np.prod(self.output_shape(input_shape))) * itemsize,
+                          backward_peak=int(np.prod(input_shape)) * itemsize)
 
 
 def he_or_scaled_normal(rng, shape, fan_in, weight_scale, dtype):

@@ -179,6 +179,14 @@ class BatchNorm(_ScaleShiftNorm):
     def stat_count(self, input_shape):
         return input_shape[1]  # one mean and variance per feature D or channel C
 
+    # native_batch_norm saves the running statistics too (alive anyway), and its statistics
+    # per channel; its backward holds a scratch array of x's size beside dx (measured)
+    _torch_saved_params = ("gamma", "running_mean", "running_var")
+    _torch_backward_arrays = 2
+
+    def _torch_stats_shape(self, input_shape):
+        return (input_shape[1],)
+
     def _running_stat_terms(self, c):
         # running = momentum * running + (1 - momentum) * stat, for the mean and the variance
         return [term(r"running averages, $\text{momentum} \cdot r + (1 - \text{momentum}) \cdot stat$ for the "

@@ -24,6 +24,7 @@ from ..counts import Ops, term
 from ._checks import check_float_array, check_int, check_shape
 from ._text import fmt_kernel, per_axis, window_given
 from .base import Footprint, Layer, he_or_scaled_normal
+from .conv import OneDNNTwin
 from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_param
 
 __all__ = ["ConvTranspose2d", "conv_transpose_forward_naive", "conv_transpose_backward_naive",
@@ -145,7 +146,7 @@ def conv_transpose_param_grads_fast(dout, cache):
     return _param_grads(dout, _dout_columns(dout, cache), cache)
 
 
-class ConvTranspose2d(Layer):
+class ConvTranspose2d(OneDNNTwin, Layer):
     """Transposed convolution to ``filters`` output channels with a ``kernel`` (int or (kh, kw)),
     ``stride`` and ``pad``, as PyTorch's ``nn.ConvTranspose2d`` (W of shape (C_in, C_out, kh, kw))."""
 
@@ -278,6 +279,12 @@ class ConvTranspose2d(Layer):
         return Footprint(forward_peak=(K * M + padded) * itemsize,
                          backward_peak=(K * M + max(padded, grads + C * M)) * itemsize, keeps_input=True,
                          param_backward_peak=(K * M + max(padded, grads)) * itemsize)
+
+    @staticmethod
+    def _torch_forward(x, y, w):
+        """Elements oneDNN's forward holds at once (measured): three of the output's size (as in the
+        convolution, one more) and the reordered weight."""
+        return 3 * y + w
 
     # --- the walkthrough's prose ----------------------------------------------------------
     def describe(self, input_shape):

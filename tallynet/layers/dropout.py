@@ -10,7 +10,7 @@ import numpy as np
 
 from ._checks import check_cache, check_choice, check_float_array, check_keep_probability, check_param_dict, check_shape
 from ._text import elements, per_element
-from .base import MODES, Footprint, Layer, no_macs
+from .base import MODES, Footprint, Layer, Saved, TorchFootprint, no_macs
 
 __all__ = ["Dropout", "dropout_forward", "dropout_backward"]
 
@@ -189,6 +189,17 @@ class Dropout(Layer):
         # backward: dx
         n = elements(input_shape)
         return Footprint(forward_peak=8 * n + max(n + n * itemsize, 2 * n * itemsize), backward_peak=n * itemsize)
+
+    def torch_saved(self, input_shape, dtype):
+        """On the CPU ``nn.Dropout`` draws noise of x's shape and dtype (bernoulli, divided by
+        the keep probability in place) and returns x * noise: the multiplication saves the
+        noise, its mask. Keeping everything (``keep`` 1) returns x itself and saves nothing."""
+        return [Saved("mask", tuple(input_shape), np.dtype(dtype).name)] if self.keep < 1 else []
+
+    def torch_footprint(self, input_shape, itemsize):
+        # forward: the mask and the output; backward: dx = dout * mask
+        n = elements(input_shape) * itemsize
+        return TorchFootprint(forward_peak=2 * n, backward_peak=n) if self.keep < 1 else TorchFootprint(is_view=True)
 
     def describe(self, input_shape):
         return f"Dropout(keep={self.keep:g})"

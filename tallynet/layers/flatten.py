@@ -8,7 +8,7 @@ N, and the flattened batch is an (N, D) matrix stored column by column.
 import numpy as np
 
 from ._checks import check_float_array, check_shape
-from .base import Footprint, Layer, no_bytes, no_flops, no_macs
+from .base import Footprint, Layer, TorchFootprint, no_bytes, no_flops, no_macs, saves_nothing
 
 __all__ = ["Flatten", "flatten_forward", "flatten_backward"]
 
@@ -46,6 +46,11 @@ class Flatten(Layer):
     def footprint(self, input_shape, itemsize):
         # out is a view of x and dx a view of dout: nothing is allocated
         return Footprint(is_view=True)
+
+    torch_saved = saves_nothing  # nn.Flatten is a view; its backward a reshape
+
+    def torch_footprint(self, input_shape, itemsize):
+        return TorchFootprint(is_view=True)
 
     def given_lines(self, input_shape):
         return ["- **Operation**: a reshape to $(N, D)$; nothing is computed"]

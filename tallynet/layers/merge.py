@@ -11,7 +11,7 @@ import numpy as np
 from ..counts import term
 from ._checks import check_float_array, check_shape
 from ._text import dims_symbol, elements, per_element, times
-from .base import Footprint, Layer, no_bytes, no_macs
+from .base import Footprint, Layer, Saved, TorchFootprint, no_bytes, no_macs, saves_nothing
 
 __all__ = ["Add", "Concat", "Mul", "add_forward", "add_backward", "concat_forward", "concat_backward",
            "mul_forward", "mul_backward"]
@@ -139,6 +139,15 @@ class Add(_Merge):
         # forward: the sum; backward: nothing (every dx is dout itself)
         return Footprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize, grads_are_views=True)
 
+    torch_saved = saves_nothing  # AddBackward0 passes dout on
+
+    def torch_footprint(self, input_shape, itemsize):
+        # forward: the twin adds one input at a time (x0 + x1) + x2, each sum a new tensor, so
+        # three or more inputs hold two sums at once; backward: dout itself to every input
+        sums = min(len(self._shapes(input_shape)) - 1, 2)
+        return TorchFootprint(forward_peak=sums * elements(self.output_shape(input_shape)) * itemsize,
+                              grads_are_views=True)
+
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module
         return [merge_module("add")]
@@ -174,6 +183,12 @@ class Concat(_Merge):
     def footprint(self, input_shape, itemsize):
         # forward: the concatenated copy; backward: views of dout
         return Footprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize, grads_are_views=True)
+
+    torch_saved = saves_nothing  # CatBackward0 keeps the inputs' sizes and narrows dout
+
+    def torch_footprint(self, input_shape, itemsize):
+        # forward: the concatenated copy; backward: narrowed views of dout
+        return TorchFootprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize, grads_are_views=True)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module
@@ -222,6 +237,17 @@ class Mul(_Merge):
         x, s = self._shapes(input_shape)
         return Footprint(forward_peak=elements(x) * itemsize, backward_peak=(elements(x) + elements(s)) * itemsize,
                          keeps_input=True)
+
+    def torch_saved(self, input_shape, dtype):
+        """MulBackward0 saves both factors: the tensor and the (reshaped) scale."""
+        dtype = np.dtype(dtype).name
+        return [Saved(f"input{k}", shape, dtype) for k, shape in enumerate(self._shapes(input_shape))]
+
+    def torch_footprint(self, input_shape, itemsize):
+        # forward: the product; backward: dx = dout * s beside dout * x, summed to the scale's shape
+        x, s = self._shapes(input_shape)
+        return TorchFootprint(forward_peak=elements(x) * itemsize,
+                              backward_peak=(2 * elements(x) + elements(s)) * itemsize)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module

@@ -41,7 +41,7 @@ from ._checks import (as_float_param, check_cache, check_choice, check_float_arr
                       check_nonempty_batch, check_not_float16, check_param_dict, check_same_dtype, check_shape)
 from ._text import dims_symbol, n as _n, per_element, times
 from ._threads import along, split
-from .base import MODES, Footprint, Layer, no_macs
+from .base import MODES, Footprint, Layer, Saved, TorchFootprint, no_macs
 
 __all__ = ["LayerNorm", "GroupNorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
            "layernorm_forward", "layernorm_backward", "spatial_layernorm_forward",
@@ -485,6 +485,36 @@ class _ScaleShiftNorm(Layer):
         return Footprint(forward_peak=(2 * n + self._forward_stats * s) * itemsize,
                          backward_peak=(self._backward_arrays * n + s + 2 * c) * itemsize, keeps_input=True)
 
+    #: the parameters PyTorch's kernel saves besides the input: its weight (gamma) at least
+    _torch_saved_params = ("gamma",)
+
+    def _torch_stats_shape(self, input_shape):
+        """The shape of the mean and inverse standard deviation the twin's kernel saves:
+        (N, groups) for ``native_group_norm`` (GroupNorm, and layernorm on images, GroupNorm(1, C))."""
+        return (input_shape[0], self.stat_count(input_shape) // input_shape[0])
+
+    def torch_saved(self, input_shape, dtype):
+        """The input, gamma (and the state the kernel reads) and the statistics it computed: the
+        mean and the inverse standard deviation (``native_batch_norm``'s save_mean and save_invstd,
+        ``native_layer_norm``'s and ``native_group_norm``'s mean and rstd), which backward reuses."""
+        dtype = np.dtype(dtype).name
+        shapes = {**self.param_shapes(input_shape), **self.state_shapes(input_shape)}
+        stats = self._torch_stats_shape(input_shape)
+        return ([Saved("input", tuple(input_shape), dtype)]
+                + [Saved(name, shapes[name], dtype) for name in self._torch_saved_params]
+                + [Saved(name, stats, dtype) for name in ("mean", "inverse_std")])
+
+    def torch_footprint(self, input_shape, itemsize):
+        # forward: the output and the statistics; backward: dx beside the kernel's scratch array of
+        # x's size (batchnorm, see _torch_backward_arrays), and dgamma, dbeta. Measured.
+        n, s, _, c = self._sizes(input_shape)
+        return TorchFootprint(forward_peak=(n + 2 * s) * itemsize,
+                              backward_peak=(self._torch_backward_arrays * n + 2 * c) * itemsize,
+                              param_backward_peak=2 * c * itemsize)
+
+    #: arrays of x's size the twin's backward holds at once, dx included
+    _torch_backward_arrays = 1
+
     # --- the walkthrough's prose ------------------------------------------------------
     def given_lines(self, input_shape):
         n, s, m, c = self._sizes(input_shape)
@@ -526,6 +556,12 @@ class LayerNorm(_ScaleShiftNorm):
 
     def normalized_over(self, input_shape):
         return "each sample over all its values"
+
+    def torch_saved(self, input_shape, dtype):
+        """As the other normalizations; on features the twin is ``nn.LayerNorm``, whose
+        ``native_layer_norm`` also saves beta (its bias)."""
+        beta = [Saved("beta", self.param_shapes(input_shape)["beta"], np.dtype(dtype).name)]
+        return super().torch_saved(input_shape, dtype) + (beta if len(input_shape) == 2 else [])
 
     def describe(self, input_shape):
         return "LayerNorm"
