@@ -233,14 +233,15 @@ def cmd_summary(args):
     from .cost import summary
 
     s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
-                optimizer=args.optimizer)
+                optimizer=args.optimizer, memory=args.memory)
     return _emit(s, args.format)
 
 
 def cmd_walkthrough(args):
     from .cost.walkthrough import walkthrough
 
-    text = walkthrough(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype)
+    text = walkthrough(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
+                       memory=args.memory)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as f:
@@ -313,6 +314,12 @@ def _force_flag(parser):
                                                               "the memory available")
 
 
+def _memory_flag(parser):
+    parser.add_argument("--memory", default="tallynet", choices=["tallynet", "torch"],
+                        help="the memory model of the caches and the peak: tallynet's own kernels (default) or a "
+                             "PyTorch CPU training step of the same network")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -345,6 +352,7 @@ def build_parser():
     p.add_argument("--convention", default="exact", choices=conventions)
     p.add_argument("--dtype", default=None, choices=list(DTYPES))
     p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
+    _memory_flag(p)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_summary)
 
@@ -353,6 +361,7 @@ def build_parser():
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="walkthrough", choices=conventions)
     p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    _memory_flag(p)
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
 

@@ -53,7 +53,8 @@ def fmt_shape(shape):
 def _header(s):
     t = s.totals()
     return (f"**{s.name}**: batch {s.batch}, {s.dtype.name}, convention `{s.convention.name}` "
-            f"({s.convention.description}); optimizer {s.optimizer}. "
+            f"({s.convention.description}); optimizer {s.optimizer}; memory model `{s.memory.name}` "
+            f"({s.memory.description}). "
             f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
             f"backward {fmt_flops_unit(t['backward_flops'])} (ratio {t['backward_forward_ratio']:.2f}). "
             + s.step_note()).rstrip()
@@ -113,8 +114,8 @@ def memory_rows(s):
         ["Parameter gradients", "—", f"{t['gradient_bytes']:,}"],
         [f"Optimizer state ({s.optimizer})", "—", f"{t['optimizer_state_bytes']:,}"],
         ["Activations (input and every output)", "—", f"{t['activation_bytes']:,}"],
-        ["Extra forward caches (im2col columns, masks, ...)", "—", f"{t['cache_bytes']:,}"],
-        ["Peak of a training step (estimate)", "—", f"{t['peak_bytes_estimate']:,}"],
+        [s.memory.kept_label, "—", f"{t['cache_bytes']:,}"],
+        [f"Peak of a training step (estimate, memory model {s.memory.name})", "—", f"{t['peak_bytes_estimate']:,}"],
     ]
 
 
@@ -189,9 +190,10 @@ def to_rich_table(s):
     from rich.table import Table
 
     t = s.totals()
-    table = Table(title=f"{s.name} — batch {s.batch}, {s.dtype.name}, convention {s.convention.name}",
+    table = Table(title=f"{s.name} — batch {s.batch}, {s.dtype.name}, convention {s.convention.name}, "
+                        f"memory model {s.memory.name}",
                   caption=(f"params {t['params']:,}  |  activations {fmt_bytes(t['activation_bytes'])}  |  "
-                           f"peak (est.) {fmt_bytes(t['peak_bytes_estimate'])}  |  forward "
+                           f"peak (est., {s.memory.description}) {fmt_bytes(t['peak_bytes_estimate'])}  |  forward "
                            f"{fmt_flops(t['forward_flops'])}  backward {fmt_flops(t['backward_flops'])}  "
                            f"(x{t['backward_forward_ratio']:.2f})"
                            + (f"  |  a training step's backward {fmt_flops(t['step_backward_flops'])} (no input "

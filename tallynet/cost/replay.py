@@ -144,13 +144,20 @@ class MemoryModel:
     batch, and the optimizer update's temporaries."""
 
     name = None
+    #: what the model describes, for the reports' headers
     description = None
+    #: the reports' name for a node's kept bytes
+    kept_label = None
     #: whether a node's kept arrays are freed after its backward (autograd) or at the end
     frees_saved = False
 
     def node(self, layer, input_shape, dtype, training_pass):
         """``(kept bytes, Footprint)`` of one node."""
         raise NotImplementedError
+
+    def saved_line(self, layer, input_shape, dtype, training_pass):
+        """A markdown line for the walkthrough saying what the node keeps for its backward, or None."""
+        return None
 
     def loss(self, loss):
         """:class:`LossMemory` of the loss, a name of :data:`~tallynet.layers.losses.LOSS_ARRAYS`."""
@@ -171,6 +178,7 @@ class TallynetMemory(MemoryModel):
 
     name = "tallynet"
     description = "tallynet's own NumPy kernels"
+    kept_label = "Extra forward caches (im2col columns, masks, ...)"
 
     def node(self, layer, input_shape, dtype, training_pass):
         itemsize = dtype.itemsize

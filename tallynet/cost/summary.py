@@ -265,6 +265,7 @@ class Summary(Rendered):
             "cache_bytes": cache_bytes,
             "gradient_bytes": gradient_bytes,
             "optimizer_state_bytes": optimizer_bytes,
+            "memory_model": self.memory.name,
             "peak_bytes_estimate": max(peaks.values()),
             "forward_peak_bytes_estimate": peaks["forward"],
             "backward_peak_bytes_estimate": peaks["backward"],
@@ -328,7 +329,7 @@ class Summary(Rendered):
     def as_dict(self):
         return {
             "name": self.name, "convention": self.convention.name, "batch": self.batch,
-            "dtype": self.dtype.name, "optimizer": self.optimizer,
+            "dtype": self.dtype.name, "optimizer": self.optimizer, "memory": self.memory.name,
             "input_shape": list(self.input_shape),
             "layers": [l.as_dict() for l in self.layers],
             "totals": self.totals(),

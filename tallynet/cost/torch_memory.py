@@ -57,6 +57,7 @@ class TorchMemory(MemoryModel):
 
     name = "torch"
     description = "a PyTorch CPU training step of the same network"
+    kept_label = "Saved by autograd besides activations (indices, masks, statistics)"
     frees_saved = True
 
     def node(self, layer, input_shape, dtype, training_pass):
@@ -71,6 +72,12 @@ class TorchMemory(MemoryModel):
                               keeps_input=any(t.name.startswith("input") for t in saved),
                               keeps_output=any(t.name == "output" for t in saved))
         return sum(t.nbytes for t in saved if t.is_extra(own)), footprint
+
+    def saved_line(self, layer, input_shape, dtype, training_pass):
+        saved = [] if training_pass == "none" else layer.torch_saved(input_shape, dtype)
+        own = (*layer.param_names, *layer.state_shapes(input_shape))
+        names = [f"{t.name} ({t.dtype}, {t.nbytes:,} bytes)" if t.is_extra(own) else t.name for t in saved]
+        return f"- **Saved by PyTorch's autograd**: {', '.join(names) if names else 'nothing'}"
 
     def loss(self, loss):
         return LOSSES[loss]

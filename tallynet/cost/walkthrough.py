@@ -120,9 +120,11 @@ def _forward_layer(l, level, s):
         f"- **Output Shape**: {_shape(l.output_shape, 'out')}" + ("" if dims or l.output_shape != l.input_shape
                                                                    else " (unchanged)")]
     out += [_heading(level + 1, "Memory"), f"- **Activations**: {_memory(l.output_shape, itemsize)}"]
+    saved = s.memory.saved_line(layer, l.input_shape, s.dtype, l.training_pass)
+    out += [saved] if saved else []
     if l.cache_bytes:
-        out.append(f"- **Kept for the backward pass** (besides input and output): **{_n(l.cache_bytes)} bytes** "
-                   f"({fmt_bytes(l.cache_bytes)})")
+        out.append(f"- **Kept for the backward pass** (besides input and output, memory model `{s.memory.name}`): "
+                   f"**{_n(l.cache_bytes)} bytes** ({fmt_bytes(l.cache_bytes)})")
     out += [_heading(level + 1, "Parameters")] + layer.param_lines(l.input_shape, itemsize)
     out += [_heading(level + 1, "FLOPs")] + _forward_flops_lines(l, flop_terms(l, s.convention), s.convention)
     return _join(out)
@@ -254,6 +256,8 @@ def _notation(s):
         r"$$W_{out} = \left\lfloor \frac{W_{in} + 2p - k}{s} \right\rfloor + 1$$",
         f"**Memory ({s.dtype.name})**: Number of elements × {s.dtype.itemsize} bytes. "
         "KB = 1024 bytes, MB = 1024² bytes; M = 10⁶ FLOPs.",
+        f"**Memory model `{s.memory.name}`**: what is kept for the backward pass and the peak of a training "
+        f"step describe {s.memory.description}.",
         f"### Counting Convention `{s.convention.name}`", s.convention.description + "."]
     if any(name in cls.rules for cls in kinds):
         parts.append(_md_table(["Layer type", "Forward", "Backward"], rules))
@@ -319,7 +323,7 @@ def _contents(groups):
     return "\n".join(lines)
 
 
-def walkthrough(network, batch=None, convention="walkthrough", dtype=None):
+def walkthrough(network, batch=None, convention="walkthrough", dtype=None, memory="tallynet"):
     """Seed 001's end-to-end walkthrough of ``network`` as markdown with LaTeX math.
 
     - network: a model object (Sequential, FullyConnectedNet), a spec dict, a YAML spec path or a preset name
@@ -327,8 +331,10 @@ def walkthrough(network, batch=None, convention="walkthrough", dtype=None):
     - convention: ``"walkthrough"`` (default, seed 001's counts), ``"exact"``, ``"macs"``, ``"torch"`` or a
       :class:`~tallynet.cost.Convention`
     - dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (default: the model's); changes the bytes
+    - memory: the memory model of what is kept and of the peak, ``"tallynet"`` (its own kernels) or
+      ``"torch"`` (a PyTorch CPU training step of the same network)
     """
-    s = summary(network, batch=batch, convention=convention, dtype=dtype)
+    s = summary(network, batch=batch, convention=convention, dtype=dtype, memory=memory)
     groups = _numbered(blocks(s.layers))
     parts = [f"# {s.name}: Theoretical Walkthrough",
              "This document provides a comprehensive theoretical analysis of the network, examining both the forward "
