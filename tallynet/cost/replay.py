@@ -39,6 +39,7 @@ class LossMemory:
     kept: int = 0            # of those, kept for its backward
     backward: int = 0        # held at once by its backward pass, dscores included
     keeps_scores: bool = True  # whether the scores stay alive until the loss's backward
+    holds_dscores: bool = True  # whether dscores stays alive to the end (tallynet's loss returns it)
 
 
 def _owners(nodes):
@@ -111,7 +112,7 @@ def replay(nodes, base, loss, frees_saved=False):
     backward = alive + loss.backward * scores
     alive += scores
     release(len(nodes), loss.kept * scores)
-    pending = {len(nodes) - 1: (scores, False)}  # per node: (bytes of its dout, whether it may be freed)
+    pending = {len(nodes) - 1: (scores, not loss.holds_dscores)}  # per node: (bytes of its dout, may it be freed)
     for i in reversed(range(len(nodes))):
         n = nodes[i]
         if n.training_pass == "none" or i not in pending:

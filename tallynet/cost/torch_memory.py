@@ -40,10 +40,11 @@ from ..layers.base import Footprint
 
 #: PyTorch's losses, in arrays of the scores' size (measured with the profiler): cross_entropy
 #: is log_softmax (its result saved) and nll_loss, whose backward holds its gradient beside
-#: log_softmax's dx; mse_loss saves its inputs and keeps one array; multi_margin_loss its inputs
-LOSSES = {"softmax": LossMemory(forward=1, kept=1, backward=2, keeps_scores=False),
-          "mse": LossMemory(forward=2, kept=1, backward=1, keeps_scores=True),
-          "svm": LossMemory(forward=0, kept=0, backward=1, keeps_scores=True)}
+#: log_softmax's dx; mse_loss saves its inputs and keeps one array; multi_margin_loss its inputs.
+#: dscores is freed by the engine once the last node's backward has used it.
+LOSSES = {"softmax": LossMemory(forward=1, kept=1, backward=2, keeps_scores=False, holds_dscores=False),
+          "mse": LossMemory(forward=2, kept=1, backward=1, holds_dscores=False),
+          "svm": LossMemory(backward=1, holds_dscores=False)}
 
 #: parameter-sized temporaries PyTorch's optimizer holds for one parameter, on the CPU: its default
 #: there is the single-tensor loop (foreach is the default on CUDA only), in place but for RMSprop's

@@ -182,7 +182,9 @@ class BatchNorm(_ScaleShiftNorm):
     # native_batch_norm saves the running statistics too (alive anyway), and its statistics
     # per channel; its backward holds a scratch array of x's size beside dx (measured)
     _torch_saved_params = ("gamma", "running_mean", "running_var")
-    _torch_backward_arrays = 2
+
+    def _torch_backward_scratch(self, input_shape):
+        return int(np.prod(input_shape))
 
     def _torch_stats_shape(self, input_shape):
         return (input_shape[1],)

@@ -244,10 +244,10 @@ class Mul(_Merge):
         return [Saved(f"input{k}", shape, dtype) for k, shape in enumerate(self._shapes(input_shape))]
 
     def torch_footprint(self, input_shape, itemsize):
-        # forward: the product; backward: dx = dout * s beside dout * x, summed to the scale's shape
-        x, s = self._shapes(input_shape)
-        return TorchFootprint(forward_peak=elements(x) * itemsize,
-                              backward_peak=(2 * elements(x) + elements(s)) * itemsize)
+        # forward: the product; backward: dx = dout * s beside dout * x, summed to the scale's
+        # shape when it is broadcast
+        n, m = (elements(shape) for shape in self._shapes(input_shape))
+        return TorchFootprint(forward_peak=n * itemsize, backward_peak=(2 * n + (m if m != n else 0)) * itemsize)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module

@@ -505,15 +505,17 @@ class _ScaleShiftNorm(Layer):
                 + [Saved(name, stats, dtype) for name in ("mean", "inverse_std")])
 
     def torch_footprint(self, input_shape, itemsize):
-        # forward: the output and the statistics; backward: dx beside the kernel's scratch array of
-        # x's size (batchnorm, see _torch_backward_arrays), and dgamma, dbeta. Measured.
+        # forward: the output and the statistics; backward: dx beside the kernel's scratch
+        # (_torch_backward_scratch), and dgamma, dbeta. Measured.
         n, s, _, c = self._sizes(input_shape)
         return TorchFootprint(forward_peak=(n + 2 * s) * itemsize,
-                              backward_peak=(self._torch_backward_arrays * n + 2 * c) * itemsize,
+                              backward_peak=(n + self._torch_backward_scratch(input_shape) + 2 * c) * itemsize,
                               param_backward_peak=2 * c * itemsize)
 
-    #: arrays of x's size the twin's backward holds at once, dx included
-    _torch_backward_arrays = 1
+    def _torch_backward_scratch(self, input_shape):
+        """Elements the twin's backward holds beside dx: ``native_group_norm_backward``'s sums per
+        sample and channel, two of (N, C) (GroupNorm, and layernorm on images: GroupNorm(1, C))."""
+        return 2 * input_shape[0] * input_shape[1]
 
     # --- the walkthrough's prose ------------------------------------------------------
     def given_lines(self, input_shape):
@@ -556,6 +558,10 @@ class LayerNorm(_ScaleShiftNorm):
 
     def normalized_over(self, input_shape):
         return "each sample over all its values"
+
+    def _torch_backward_scratch(self, input_shape):
+        # on features the twin is nn.LayerNorm, whose backward holds nothing of x's size beside dx
+        return 0 if len(input_shape) == 2 else super()._torch_backward_scratch(input_shape)
 
     def torch_saved(self, input_shape, dtype):
         """As the other normalizations; on features the twin is ``nn.LayerNorm``, whose

@@ -37,6 +37,12 @@ def _allocations(prof):
             from None
 
 
+def _running_peak(sizes):
+    """``(peak, end)`` of the running sum of allocation sizes (frees negative) from 0."""
+    running = np.cumsum(np.fromiter(sizes, dtype=np.int64))
+    return (max(int(running.max()), 0), int(running[-1])) if running.size else (0, 0)
+
+
 def measure_torch_step_peak(net, X, y, optimizer, loss="softmax", warmup_steps=1):
     """Peak bytes of one training step of ``net`` on the batch ``(X, y)`` (torch tensors) with
     ``optimizer``, measured with ``torch.profiler.profile(profile_memory=True)`` on the CPU.
@@ -73,11 +79,10 @@ def measure_torch_step_peak(net, X, y, optimizer, loss="softmax", warmup_steps=1
     before = tensors_bytes([*net.parameters(), *net.buffers(), *state, X, y])
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
-    sizes = np.array([n for _, n in _allocations(prof)], dtype=np.int64)
-    running = np.cumsum(sizes) if sizes.size else np.zeros(1, dtype=np.int64)
-    peak = max(int(running.max()), 0)
-    return {"before_bytes": before, "step_bytes": peak, "peak_bytes": before + peak,
-            "end_bytes": int(running[-1]), "events": int(sizes.size)}
+    allocations = _allocations(prof)
+    peak, end = _running_peak(n for _, n in allocations)
+    return {"before_bytes": before, "step_bytes": peak, "peak_bytes": before + peak, "end_bytes": end,
+            "events": len(allocations)}
 
 
 def measure_model_step_peak(model, batch, optimizer="sgd", seed=0):
@@ -96,3 +101,70 @@ def measure_model_step_peak(model, batch, optimizer="sgd", seed=0):
     y = torch.from_numpy(rng.standard_normal((batch,) + tuple(model.output_shape)).astype(dtype) if loss == "mse"
                          else rng.integers(model.output_shape[-1], size=batch))
     return measure_torch_step_peak(net, X, y, torch_optimizer(optimizer, net.parameters()), loss)
+
+
+# --- one layer's twin ---------------------------------------------------------------------------------
+def _layer_twin(layer, input_shape, dtype, seed=0):
+    """The twin of ``layer`` with fresh parameters, in train mode, and inputs requiring gradients."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    params = layer.init_params(input_shape, rng, "he", dtype)
+    layer.reset_state(input_shape, dtype)
+    twin = torch.nn.Sequential(*layer.to_torch(input_shape, {k: torch.from_numpy(v.copy()) for k, v in params.items()},
+                                               torch.nn)).to(getattr(torch, np.dtype(dtype).name)).train()
+    shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+    xs = [torch.from_numpy(rng.standard_normal(s).astype(dtype)).requires_grad_() for s in shapes]
+    return twin, xs
+
+
+def _run(twin, xs):
+    return twin(xs[0] if len(xs) == 1 else xs)
+
+
+def autograd_saved(layer, input_shape, dtype=np.float32):
+    """What PyTorch's autograd saves in the forward pass of ``layer``'s twin, as it packs it
+    (``torch.autograd.graph.saved_tensors_hooks``): a list of ``(name, elements, dtype name)``,
+    the name being ``"input"`` (``"input0"``, ... for a merge), ``"output"``, a parameter's or a
+    buffer's local name (``"W"``, ``"running_mean"``) for a tensor sharing that one's storage
+    (a view: a flattened input, a transposed weight), and None for a tensor of its own."""
+    import torch
+
+    twin, xs = _layer_twin(layer, input_shape, dtype)
+    names = {x.untyped_storage().data_ptr(): "input" if len(xs) == 1 else f"input{k}" for k, x in enumerate(xs)}
+    names.update((p.untyped_storage().data_ptr(), n) for n, p in zip(layer.param_names, twin.parameters()))
+    names.update((b.untyped_storage().data_ptr(), n.rsplit(".", 1)[-1]) for n, b in twin.named_buffers())
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        out = _run(twin, xs)
+    names.setdefault(out.untyped_storage().data_ptr(), "output")
+    return [(names.get(t.untyped_storage().data_ptr()), t.numel(), str(t.dtype).replace("torch.", ""))
+            for t in packed]
+
+
+def measure_torch_layer(layer, input_shape, dtype=np.float32):
+    """``(kept bytes, forward peak, backward peak)`` of ``layer``'s twin, measured with the
+    profiler as :meth:`Layer.torch_footprint` states them: what the forward pass leaves
+    allocated besides its output, the most it holds at once above what existed before it, and
+    the same for backward above dout (dx and the parameters' ``.grad`` included). The inputs
+    require gradients (a full backward pass)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    twin, xs = _layer_twin(layer, input_shape, dtype)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with record_function("tallynet.forward"):
+            out = _run(twin, xs)
+        dout = torch.ones_like(out)
+        with record_function("tallynet.backward"):
+            out.backward(dout)
+    events = prof.profiler.kineto_results.events()
+    spans = {e.name(): (e.start_ns(), e.end_ns()) for e in events if e.name().startswith("tallynet.")}
+    allocations = _allocations(prof)
+    measured = []
+    for phase in ("tallynet.forward", "tallynet.backward"):
+        start, end = spans[phase]
+        measured.append(_running_peak(n for t, n in allocations if start <= t <= end))
+    (forward, left), (backward, _) = measured
+    shares_input = any(out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() for x in xs)
+    return left - (0 if shares_input else out.untyped_storage().nbytes()), forward, backward
