@@ -145,8 +145,9 @@ def test_the_summary_and_the_walkthrough_say_which_model():
     assert "memory model `tallynet` (tallynet's own NumPy kernels)" in ours.to_markdown().splitlines()[0]
     assert "memory model `torch` (a PyTorch CPU training step" in torch_model.to_markdown().splitlines()[0]
     assert torch_model.totals()["memory_model"] == "torch" and torch_model.as_dict()["memory"] == "torch"
-    # the issue's figures for seed 001's CNN at batch 32: 62.9 MB in tallynet, 22.3 MB in PyTorch (decimal MB)
-    assert round(ours.totals()["peak_bytes_estimate"] / 1e6, 1) == 62.9
+    # the issue's figures for seed 001's CNN at batch 32, measured: 63.1 MB in tallynet, 22.3 MB by
+    # PyTorch's allocator (decimal MB)
+    assert abs(ours.totals()["peak_bytes_estimate"] / 1e6 - 63.1) <= 0.01 * 63.1
     assert abs(torch_model.totals()["peak_bytes_estimate"] / 1e6 - 22.3) <= 0.15 * 22.3
     text = walkthrough("seed-cnn", memory="torch")
     assert "**Memory model `torch`**" in text and "- **Saved by PyTorch's autograd**: input, indices (int64" in text
@@ -174,3 +175,21 @@ def test_the_command_line_takes_memory():
     assert walk.returncode == 0 and "**Memory model `torch`**" in walk.stdout
     bad = _cli("summary", "seed-cnn", "--memory", "pytorch")
     assert bad.returncode == 2 and "invalid choice: 'pytorch'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_readme_quotes_the_predictions():
+    import pathlib
+
+    from tallynet.cost.render import fmt_bytes
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for network in ("seed-cnn", "resnet18", "mobilenet_v2"):
+        spec = with_input(network, [3, 64, 64])
+        for optimizer in ("sgd", "adam"):
+            row = next(line for line in readme.splitlines() if line.startswith(f"| {network} | {optimizer} |"))
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            for column, memory in ((2, "torch"), (5, "tallynet")):
+                peak = summary(spec, batch=32, optimizer=optimizer, memory=memory).totals()["peak_bytes_estimate"]
+                assert cells[column] == fmt_bytes(peak), (network, optimizer, memory)
+    torch_peak = summary("seed-cnn", batch=32, memory="torch").totals()["peak_bytes_estimate"]
+    assert f"and {fmt_bytes(torch_peak)} in PyTorch" in readme
