@@ -51,19 +51,17 @@ def _owners(nodes):
     return owner
 
 
-def _holders(nodes, owner, loss):
-    """Per buffer, the nodes whose kept arrays reference it (len(nodes): the loss)."""
-    holders = {}
+def _held(nodes, owner, loss):
+    """Per node (len(nodes): the loss), the buffers its kept arrays reference: its output's
+    where it keeps its output, its inputs' where it keeps its input (never the batch's)."""
+    held = {}
     for i, n in enumerate(nodes):
-        if n.footprint.keeps_output:
-            holders.setdefault(owner[i], set()).add(i)
+        buffers = {owner[i]} if n.footprint.keeps_output else set()
         if n.footprint.keeps_input:
-            for j in n.inputs:
-                holders.setdefault(owner[j] if j != MODEL_INPUT else MODEL_INPUT, set()).add(i)
-    if nodes and loss.keeps_scores:
-        holders.setdefault(owner[-1], set()).add(len(nodes))
-    holders.pop(MODEL_INPUT, None)  # the batch is the caller's, alive throughout
-    return holders
+            buffers |= {owner[j] for j in n.inputs if j != MODEL_INPUT}
+        held[i] = buffers - {MODEL_INPUT}
+    held[len(nodes)] = {owner[-1]} - {MODEL_INPUT} if nodes and loss.keeps_scores else set()
+    return held
 
 
 def replay(nodes, base, loss, frees_saved=False):
@@ -79,7 +77,11 @@ def replay(nodes, base, loss, frees_saved=False):
     arrays are freed after its backward, and so is every buffer no node still keeps.
     """
     owner = _owners(nodes)
-    holders = _holders(nodes, owner, loss)
+    held = _held(nodes, owner, loss)
+    holders = {}  # per buffer kept past its last use: how many nodes' kept arrays reference it
+    for buffers in held.values():
+        for b in buffers:
+            holders[b] = holders.get(b, 0) + 1
     freed_after = {}
     for i, last in enumerate(last_uses([(None, n.inputs) for n in nodes])):
         freed_after[owner[i]] = max(freed_after.get(owner[i], last), last)
@@ -103,10 +105,9 @@ def replay(nodes, base, loss, frees_saved=False):
         if not frees_saved:
             return
         alive -= kept_bytes
-        for b, by in holders.items():
-            if i in by:
-                by.discard(i)
-                alive -= nodes[b].output_bytes if not by else 0
+        for b in held[i]:
+            holders[b] -= 1
+            alive -= nodes[b].output_bytes if not holders[b] else 0
 
     # the loss's backward: dscores, held by the loss, then the dout of the last node
     backward = alive + loss.backward * scores
