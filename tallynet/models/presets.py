@@ -16,10 +16,6 @@ def _conv_block(filters):
             "batchnorm", "relu", {"maxpool": {"kernel": 2, "stride": 2}}]
 
 
-def _vgg_stage(filters, convs):
-    return [item for _ in range(convs) for item in ({"conv": {"filters": filters, "kernel": 3, "pad": 1}}, "relu")] + [
-        {"maxpool": {"kernel": 2, "stride": 2}}]
-
 
 PRESETS = {
     # Seed 001: three conv-batchnorm-relu-maxpool blocks, global average pooling, one affine layer.
@@ -49,16 +45,6 @@ PRESETS = {
         "layers": [{"conv": {"filters": 6, "kernel": 5}}, "relu", {"maxpool": {"kernel": 2, "stride": 2}},
                    {"conv": {"filters": 16, "kernel": 5}}, "relu", {"maxpool": {"kernel": 2, "stride": 2}},
                    {"affine": {"units": 120}}, "relu", {"affine": {"units": 84}}, "relu", {"affine": {"units": 10}}],
-        "loss": "softmax",
-    },
-    "vgg16": {
-        "name": "vgg16",
-        "description": "VGG-16 (configuration D) on 224x224 RGB images, 1000 classes",
-        "input": [3, 224, 224],
-        "batch": 1,
-        "layers": _vgg_stage(64, 2) + _vgg_stage(128, 2) + _vgg_stage(256, 3) + _vgg_stage(512, 3) + _vgg_stage(512, 3)
-        + [{"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}},
-           {"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}}, {"affine": {"units": 1000}}],
         "loss": "softmax",
     },
 }

@@ -85,6 +85,25 @@ def alexnet():
     return _spec("alexnet", "torchvision's AlexNet: 5 convolutions, 6x6 adaptive pooling, 3 linear layers", nodes)
 
 
+# --- VGG (Simonyan and Zisserman 2015), configuration D ---------------------------------------------
+VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+
+def vgg16():
+    """torchvision's VGG-16: 13 3x3 convolutions with biases in 5 stages, each ending in 2x2
+    max pooling, 7x7 adaptive pooling, and 3 linear layers with dropout."""
+    features = []
+    for filters, convs in VGG16_STAGES:
+        features += [_conv(filters, 3, 1, 1, True), "relu"] * convs + [{"maxpool": {"kernel": 2, "stride": 2}}]
+    nodes = [{f"features.{i}": layer} for i, layer in enumerate(features)]
+    nodes.append({"avgpool": {"adaptive_avgpool": {"output_size": 7}}})
+    classifier = [{"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}},
+                  {"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}}, {"affine": {"units": 1000}}]
+    nodes += [{f"classifier.{i}": layer} for i, layer in enumerate(classifier)]
+    return _spec("vgg16", "torchvision's VGG-16 (configuration D): 13 convolutions, 7x7 adaptive pooling, "
+                 "3 linear layers", nodes)
+
+
 # --- SqueezeNet (Iandola et al. 2016) ---------------------------------------------------------------
 FIRE = {"params": {"squeeze": None, "expand": None},
         "nodes": [{"squeeze": _conv("$squeeze", 1, bias=True)}, {"squeeze_activation": "relu"},
@@ -325,5 +344,5 @@ def zoo():
     specs = [resnet("resnet18", (2, 2, 2, 2), False), resnet("resnet34", (3, 4, 6, 3), False),
              resnet("resnet50", (3, 4, 6, 3), True), resnet("resnet101", (3, 4, 23, 3), True),
              resnet("resnet152", (3, 8, 36, 3), True), alexnet(), squeezenet("1_0"), squeezenet("1_1"),
-             mobilenet_v2(), mobilenet_v3_small(), densenet121(), googlenet(), resnet20()]
+             mobilenet_v2(), mobilenet_v3_small(), densenet121(), googlenet(), vgg16(), resnet20()]
     return {spec["name"]: spec for spec in specs}
