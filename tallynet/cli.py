@@ -269,7 +269,8 @@ def cmd_bench(args):
     for batch in args.batch:
         _check_memory(args, spec, batch, "a benchmarked training step", dtype="float32", optimizer="sgd_momentum")
     data = bench(args.spec, batches=tuple(args.batch), repeats=args.repeats, threads=args.threads,
-                 use_torch=not args.no_torch, rounds=args.rounds)
+                 use_torch=not args.no_torch, rounds=args.rounds,
+                 channels_last=not args.no_channels_last)
     sys.stdout.write(report(data))
     if any(r.get("loss_match") is False for r in data["results"]):
         print("tallynet bench: error: the PyTorch twin's first-step loss differs, so the times compare "
@@ -375,6 +376,8 @@ def build_parser():
                    help="alternated rounds, a fresh process per library each (default 5)")
     p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="time PyTorch in NCHW only (by default also in channels_last, for networks of images)")
     _force_flag(p)
     p.set_defaults(func=cmd_bench)
 
