@@ -1,5 +1,5 @@
-"""Small ImageNet-validation-shaped folders for the tests of tallynet.imagenet (nothing can be
-downloaded here): scripts/imagenet_fixture.py's colour fixture, and its XML and synset writers."""
+"""scripts/imagenet_fixture.py for the tests of tallynet.imagenet (nothing can be downloaded here):
+its colour fixture (conftest's ``colours``), its XML and synset-list writers."""
 
 import importlib.util
 import os
@@ -17,9 +17,3 @@ def fixture_script():
     spec.loader.exec_module(script)
     return script
 
-
-@pytest.fixture
-def colours(tmp_path):
-    """The colour fixture's paths: six solid-colour JPEGs (RGB, L, CMYK), their XMLs, the synset
-    list, colour-net.yaml and its weights colour-net.npz."""
-    return fixture_script().write_fixture(str(tmp_path / "colours"))

@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from imagenet_helpers import colours, fixture_script  # noqa: F401 (colours is a fixture)
+from imagenet_helpers import fixture_script
 from tallynet.imagenet import (SCHEMES, ImageNetVal, LabelError, evaluate, get_scheme, parse_class_label,
                                parse_synset_words)
 from tallynet.imagenet.transforms import center_crop, five_crop, resized_size

@@ -210,6 +210,6 @@ def evaluate(model, dataset, transform=None, batch_size=32, convention="macs", s
     flops = None if flops_source is None else crops * flops_per_crop(flops_source, input_shape, convention)
     return Evaluation(scheme=name, images=n, top1_correct=int(np.trace(confusion)), top5_correct=int(top5.sum()),
                       confusion=confusion, per_class_accuracy=per_class, flops_per_image=flops,
-                      convention=convention if isinstance(convention, str) else type(convention).__name__,
+                      convention=getattr(convention, "name", convention),
                       crops=crops, input_shape=tuple(int(d) for d in input_shape), seconds=seconds,
                       network_seconds=network_seconds)

@@ -6,8 +6,7 @@ from ..cost.render import _md_table, fmt_flops
 
 
 def _header(results):
-    convention = results[0].convention if results else "macs"
-    return ["transform", "images", "top-1", "top-5", f"FLOPs/image ({convention})", "images/s"]
+    return ["transform", "images", "top-1", "top-5", f"FLOPs/image ({results[0].convention})", "images/s"]
 
 
 def _rows(results):

@@ -12,6 +12,7 @@ not used in eval mode and is ignored). tallynet's affine ``W`` is (in, out), PyT
 import importlib
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -124,9 +125,10 @@ def load_weights(model, path):
 
 
 def load_model(name, weights=None):
-    """``(model, spec)`` for a preset name, a YAML spec file or ``package.module:callable`` (called
-    with no arguments; it may return a tallynet model or a ``torch.nn.Module``, whose spec is then
-    None: the cost model cannot see it), with ``weights`` loaded (see :func:`load_weights`)."""
+    """``(model, spec)`` for a preset name, a YAML spec file or ``package.module:callable`` (imported
+    from the current folder or the installed packages and called with no arguments; it may return a
+    tallynet model or a ``torch.nn.Module``, whose spec is then None: the cost model cannot see it),
+    with ``weights`` loaded (see :func:`load_weights`)."""
     from ..models import PRESETS, from_spec, load_spec, resolve_spec
 
     spec = resolve_spec(name)
@@ -135,6 +137,8 @@ def load_model(name, weights=None):
         model = from_spec(spec)
     elif _CALLABLE.match(name):
         module_name, attribute = name.split(":")
+        if os.getcwd() not in sys.path:  # as `python -m` would: a module in the current folder imports
+            sys.path.insert(0, os.getcwd())
         try:
             factory = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as err:
