@@ -53,8 +53,8 @@ def write_label_xml(path, stem, synsets, size=(500, 375)):
     width, height = size
     objects = "".join(
         f"\t<object>\n\t\t<name>{synset}</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n"
-        f"\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>{width // 8}</xmin>\n\t\t\t<ymin>{height // 8}</ymin>\n"
-        f"\t\t\t<xmax>{width - width // 8}</xmax>\n\t\t\t<ymax>{height - height // 8}</ymax>\n\t\t</bndbox>\n"
+        f"\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>{width // 8}</xmin>\n"
+        f"\t\t\t<ymin>{height // 8}</ymin>\n\t\t\t<xmax>{width - width // 8}</xmax>\n\t\t\t<ymax>{height - height // 8}</ymax>\n\t\t</bndbox>\n"
         "\t</object>\n" for synset in synsets)
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"<annotation>\n\t<folder>val</folder>\n\t<filename>{stem}</filename>\n\t<source>\n"

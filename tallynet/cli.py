@@ -327,8 +327,12 @@ def cmd_evaluate(args):
     with progress:
         for scheme in schemes:
             task = progress.add_task(scheme.name, total=len(dataset))
+
+            def advance(done, _, task=task):
+                progress.update(task, completed=done)
+
             results.append(evaluate(model, dataset, scheme, batch_size=args.batch, convention=args.convention,
-                                    spec=spec, on_batch=lambda done, _, task=task: progress.update(task, completed=done)))
+                                    spec=spec, on_batch=advance))
     if args.format == "table":
         _console().print(report.to_rich_table(name, dataset, results))
     else:

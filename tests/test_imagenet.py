@@ -71,7 +71,8 @@ def test_synset_list_skips_blank_lines_and_refuses_bad_ones(tmp_path):
 # --- the dataset ---------------------------------------------------------------------
 def test_dataset_takes_the_first_limit_jpegs_in_file_order_in_rgb(colours):
     images = colours["images"]
-    os.rename(os.path.join(images, "ILSVRC2012_val_00000002.JPEG"), os.path.join(images, "ILSVRC2012_val_00000002.jpeg"))
+    second = os.path.join(images, "ILSVRC2012_val_00000002")
+    os.rename(second + ".JPEG", second + ".jpeg")
     open(os.path.join(images, "notes.txt"), "w").close()  # not an image: ignored
     data = ImageNetVal(images, colours["labels"], colours["synset_words.txt"], limit=6)
     assert [os.path.basename(f) for f in data.files] == [f"ILSVRC2012_val_0000000{k}.{'jpeg' if k == 2 else 'JPEG'}"
@@ -252,7 +253,8 @@ def test_five_crops_average_the_logits_not_the_probabilities(colours):
 def test_evaluate_refuses_scores_that_do_not_fit_the_synset_list(colours):
     from tallynet.models import from_spec
 
-    spec = {"input": [3, 224, 224], "nodes": [{"conv": {"conv": {"filters": 4, "kernel": 1}}}, {"pool": "global_avgpool"}]}
+    spec = {"input": [3, 224, 224],
+            "nodes": [{"conv": {"conv": {"filters": 4, "kernel": 1}}}, {"pool": "global_avgpool"}]}
     data = ImageNetVal(colours["images"], colours["labels"], colours["synset_words.txt"], limit=1)
     with pytest.raises(ValueError, match=r"scores of shape \(1, 4\) for 1 crops; expected \(1, 6\)"):
         evaluate(from_spec(spec), data, "center224")

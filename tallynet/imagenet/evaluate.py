@@ -150,7 +150,30 @@ def _top_k(scores, k):
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-def evaluate(model, dataset, transform=None, batch_size=32, convention="macs", spec=None, on_batch=None):
+def _predict(model, dataset, transform, batch_size, on_batch):
+    """``(top-5 predictions (N, k), crops, input shape of a crop, network seconds)``: the model over
+    the dataset in batches of ``batch_size`` images, each image's crops' scores averaged."""
+    classes, n = dataset.num_classes, len(dataset)
+    best, network_seconds, run = [], 0.0, None
+    with contextlib.ExitStack() as stack:
+        for first in range(0, n, batch_size):
+            x = np.stack([transform(dataset.image(i)) for i in range(first, min(first + batch_size, n))])
+            images, crops, input_shape = x.shape[0], (x.shape[1] if x.ndim == 5 else 1), x.shape[-3:]
+            if run is None:
+                run = stack.enter_context(_runner(model, input_shape))
+            tick = time.perf_counter()
+            scores = np.asarray(run(np.ascontiguousarray(x.reshape((-1,) + input_shape), dtype=np.float32)))
+            network_seconds += time.perf_counter() - tick
+            if scores.shape != (images * crops, classes):
+                raise ValueError(f"the model gives scores of shape {scores.shape} for {images * crops} crops; "
+                                 f"expected ({images * crops}, {classes}), one score per class of the synset list")
+            best.append(_top_k(scores.reshape(images, crops, classes).mean(axis=1), min(5, classes)))
+            if on_batch is not None:
+                on_batch(first + images, n)
+    return np.concatenate(best), crops, tuple(int(d) for d in input_shape), network_seconds
+
+
+def evaluate(model, dataset, transform=None, batch_size=8, convention="macs", spec=None, on_batch=None):
     """Accuracy and cost of ``model`` on ``dataset`` prepared by ``transform``: an :class:`Evaluation`.
 
     - model: a tallynet model (a Graph or Sequential; run at the transform's crop size, see
@@ -169,47 +192,25 @@ def evaluate(model, dataset, transform=None, batch_size=32, convention="macs", s
     With several crops, the prediction is the mean of the crops' scores (the network's outputs,
     the logits before any softmax), as torchvision's ``FiveCrop`` documentation averages them
     (``model(crops).view(batch, ncrops, -1).mean(1)``); seed 003 does not say which it averages.
-    A network that ends with a softmax would average probabilities instead.
     """
     transform = get_scheme(transform) if isinstance(transform, str) else (transform or dataset.transform)
     if transform is None:
         raise ValueError("evaluate needs a transform: a scheme name, a Scheme, or a dataset made with one")
-    batch_size = int(batch_size)
-    if batch_size < 1:
+    if int(batch_size) < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    classes, n = dataset.num_classes, len(dataset)
-    name = getattr(transform, "name", getattr(transform, "__name__", type(transform).__name__))
-    start, network_seconds, run = time.perf_counter(), 0.0, None
-    top1, top5 = np.empty(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    with contextlib.ExitStack() as stack:
-        for first in range(0, n, batch_size):
-            x = np.stack([transform(dataset.image(i)) for i in range(first, min(first + batch_size, n))])
-            crops = x.shape[1] if x.ndim == 5 else 1
-            input_shape = x.shape[-3:]
-            if run is None:
-                run = stack.enter_context(_runner(model, input_shape))
-            tick = time.perf_counter()
-            scores = np.asarray(run(np.ascontiguousarray(x.reshape((-1,) + input_shape), dtype=np.float32)))
-            network_seconds += time.perf_counter() - tick
-            if scores.ndim != 2 or scores.shape[1] != classes:
-                raise ValueError(f"the model gives scores of shape {scores.shape} for {x.shape[0] * crops} crops; "
-                                 f"expected ({x.shape[0] * crops}, {classes}), one score per class of the synset list")
-            scores = scores.reshape(x.shape[0], crops, classes).mean(axis=1)
-            best = _top_k(scores, min(5, classes))
-            labels = dataset.labels[first:first + x.shape[0]]
-            top1[first:first + x.shape[0]] = best[:, 0]
-            top5[first:first + x.shape[0]] = (best == labels[:, None]).any(axis=1)
-            if on_batch is not None:
-                on_batch(first + x.shape[0], n)
+    start = time.perf_counter()
+    best, crops, input_shape, network_seconds = _predict(model, dataset, transform, int(batch_size), on_batch)
     seconds = time.perf_counter() - start
+    classes, labels = dataset.num_classes, dataset.labels
     confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (dataset.labels, top1), 1)
+    np.add.at(confusion, (labels, best[:, 0]), 1)
     per_image = confusion.sum(axis=1)
     per_class = np.where(per_image > 0, np.diag(confusion) / np.maximum(per_image, 1), np.nan)
     flops_source = spec if spec is not None else (None if _torch_module(model) else model)
     flops = None if flops_source is None else crops * flops_per_crop(flops_source, input_shape, convention)
-    return Evaluation(scheme=name, images=n, top1_correct=int(np.trace(confusion)), top5_correct=int(top5.sum()),
+    top5_correct = int((best == labels[:, None]).any(axis=1).sum())
+    return Evaluation(scheme=getattr(transform, "name", type(transform).__name__), images=len(labels),
+                      top1_correct=int(np.trace(confusion)), top5_correct=top5_correct,
                       confusion=confusion, per_class_accuracy=per_class, flops_per_image=flops,
-                      convention=getattr(convention, "name", convention),
-                      crops=crops, input_shape=tuple(int(d) for d in input_shape), seconds=seconds,
-                      network_seconds=network_seconds)
+                      convention=getattr(convention, "name", convention), crops=crops, input_shape=input_shape,
+                      seconds=seconds, network_seconds=network_seconds)
