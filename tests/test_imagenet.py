@@ -238,12 +238,13 @@ def test_five_crops_average_the_logits_not_the_probabilities(colours):
 
     class FixedLogits(torch.nn.Module):
         """The five crops' logits: crop 1 sure of class 0 (10 vs 0), crops 2-5 leaning to class 1
-        (1 vs 0). Mean logits: class 0 (2.0 vs 0.8); mean probabilities: class 1 (0.41 vs 0.59)."""
+        (0 vs 1; the other classes -20). Mean logits: class 0 (2.0 vs 0.8); mean probabilities:
+        class 1 (0.415 vs 0.585)."""
 
         def forward(self, x):
             logits = torch.full((x.shape[0], 6), -20.0)
-            logits[0, 0], logits[1:, 1] = 10.0, 1.0
-            logits[1:, 0] = 0.0
+            logits[:, :2] = torch.tensor([0.0, 1.0])
+            logits[0, :2] = torch.tensor([10.0, 0.0])
             return logits
 
     data = ImageNetVal(colours["images"], colours["labels"], colours["synset_words.txt"], limit=1)  # red: class 0
