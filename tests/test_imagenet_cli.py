@@ -185,3 +185,22 @@ def test_the_readme_shows_what_tallynet_evaluate_prints_on_the_fixture(colours, 
         assert line.rsplit("│", 2)[0] in section, line
     resnet18 = flops_per_crop("resnet18", (3, 224, 224), "macs")
     assert f"{resnet18 / 1e9:.2f} G MACs at 224" in section and f"{5 * resnet18 / 1e9:.2f} G for `five224`" in section
+
+
+def test_a_preset_at_330_gives_torchvision_s_logits_and_flop_counter_mode_s_flops(tmp_path):
+    # five330 runs the network at 330 x 330: squeezenet1_1 (adaptive pooling) with torchvision's
+    # random weights, loaded through the state_dict file, against torchvision's model itself
+    reference = torchvision_models().squeezenet1_1().eval()
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tallynet.imagenet.evaluate import at_input, flops_per_crop
+
+    torch.save(reference.state_dict(), tmp_path / "squeezenet1_1.pth")
+    model, _ = load_model("squeezenet1_1", str(tmp_path / "squeezenet1_1.pth"))
+    big = at_input(model, (3, 330, 330))
+    X = np.random.default_rng(0).standard_normal((1, 3, 330, 330)).astype(np.float32)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        expected = reference(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(big.loss(X), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    assert flops_per_crop(model, (3, 330, 330), "torch") == counter.get_total_flops()
