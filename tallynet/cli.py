@@ -1,4 +1,4 @@
-"""The ``tallynet`` command: train, summary, walkthrough, profile, bench, gradcheck.
+"""The ``tallynet`` command: train, summary, walkthrough, profile, bench, gradcheck, evaluate.
 
 Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
 """
@@ -309,6 +309,38 @@ def cmd_gradcheck(args):
     return 0 if ok else 1
 
 
+# --- evaluate ------------------------------------------------------------------------
+def cmd_evaluate(args):
+    """Accuracy and cost per image of a classifier on ImageNet validation images, one row per --transform."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .imagenet import ImageNetVal, evaluate, get_scheme, report
+    from .imagenet.weights import load_model
+
+    schemes = [get_scheme(name) for name in args.transform or ["center224"]]
+    dataset = ImageNetVal(args.images, args.labels, args.synsets, limit=args.limit)
+    model, spec = load_model(args.model, args.weights)
+    name = getattr(model, "name", None) or args.model
+    console = _console(stderr=True)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=console, disable=not console.is_terminal)
+    results = []
+    with progress:
+        for scheme in schemes:
+            task = progress.add_task(scheme.name, total=len(dataset))
+
+            def advance(done, _, task=task):
+                progress.update(task, completed=done)
+
+            results.append(evaluate(model, dataset, scheme, batch_size=args.batch, convention=args.convention,
+                                    spec=spec, on_batch=advance))
+    if args.format == "table":
+        _console().print(report.to_rich_table(name, dataset, results))
+    else:
+        sys.stdout.write({"json": report.to_json, "markdown": report.to_markdown}[args.format](name, dataset, results))
+    return 0
+
+
 def _force_flag(parser):
     parser.add_argument("--force", action="store_true", help="run even when the predicted peak memory exceeds "
                                                               "the memory available")
@@ -391,6 +423,23 @@ def build_parser():
     for p in sub.choices.values():
         p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
                        help="the shape of one sample, e.g. 3 64 64 (default: the spec's input)")
+
+    # evaluate takes no --input: each --transform's crop is the network's input
+    p = sub.add_parser("evaluate", help="accuracy and FLOPs per image on ImageNet validation images, one row "
+                                        "per way of preparing them (seed 003's coding part)")
+    p.add_argument("model", help="preset name (resnet18, ...), YAML spec or package.module:callable")
+    p.add_argument("--images", required=True, help="folder of validation JPEGs (ILSVRC2012_val_00000001.JPEG ...)")
+    p.add_argument("--labels", required=True, help="folder of their bounding-box XML files (same stems)")
+    p.add_argument("--synsets", required=True, help="synset_words.txt: one 'n01440764 tench, Tinca tinca' line "
+                                                   "per class, in the network's output order")
+    p.add_argument("--transform", action="extend", nargs="+", default=None, metavar="SCHEME",
+                   help="center224 (default), center224-raw, five224, five330; several give one row each")
+    p.add_argument("--limit", type=_positive_int, default=None, help="the first N images in file order")
+    p.add_argument("--batch", type=_positive_int, default=8, help="images per forward pass (default 8)")
+    p.add_argument("--weights", default=None, help="a PyTorch state_dict (.pth) or a tallynet checkpoint (.npz)")
+    p.add_argument("--convention", default="macs", choices=conventions)
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

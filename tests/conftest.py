@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tallynet.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
@@ -33,3 +34,12 @@ def to_channel_major(a):
     out = channel_major(a.shape, a.dtype)
     out[...] = a
     return out
+
+
+@pytest.fixture
+def colours(tmp_path):
+    """scripts/imagenet_fixture.py's folder (six solid-colour JPEGs: RGB, L, CMYK; their XMLs, the
+    synset list, colour-net.yaml and its weights colour-net.npz), as its paths by name."""
+    from imagenet_helpers import fixture_script
+
+    return fixture_script().write_fixture(str(tmp_path / "colours"))
