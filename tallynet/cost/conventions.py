@@ -15,9 +15,10 @@ module states each count beside the kernel it describes:
                conv twice its forward, affine its two products plus the bias
                sum, batchnorm equal to its forward, ReLU and pooling 1 per
                input element.
-``macs``       multiply-accumulates of convolutions and affine layers only (thop,
-               ptflops, torchvision's tables); backward counts the input- and
-               weight-gradient products, one MAC each per forward MAC.
+``macs``       multiply-accumulates of convolutions, affine layers and products of
+               activations (attention's) only (thop, ptflops, torchvision's tables);
+               backward counts the input- and weight-gradient products, one MAC
+               each per forward MAC (a layer may state its own: ``backward_mac_terms``).
 ``torch``      PyTorch's ``FlopCounterMode``: 2 FLOPs per MAC in convolutions and
                matrix products, nothing else; backward = input gradient + weight
                gradient, 2 FLOPs per MAC each. Like every convention, the layer
@@ -102,7 +103,11 @@ class Macs(Convention):
         if not macs:
             return {}
         terms = {"forward": [self._scaled(t, t.label) for t in macs]}
-        terms.update({part: [self._scaled(t, label) for t in macs] for part, label in self._BACKWARD.items()})
+        backward = layer.backward_mac_terms(input_shape)
+        if backward is None:
+            terms.update({part: [self._scaled(t, label) for t in macs] for part, label in self._BACKWARD.items()})
+        else:
+            terms.update({part: [self._scaled(t, t.label) for t in ts] for part, ts in backward.items()})
         return terms
 
 
