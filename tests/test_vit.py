@@ -24,11 +24,18 @@ def tiny_spec():
 
 
 # --- counts, against torchvision's vit_b_16 -----------------------------------------------------
+def _meta_vit_b_16():
+    """torchvision's vit_b_16 on the meta device: its parameters' shapes, none of their 346 MB."""
+    import torch
+
+    with torch.device("meta"):
+        return torchvision_models().vit_b_16()
+
+
 def test_vit_b_16_parameters_and_published_gflops_equal_torchvision():
-    models = torchvision_models()
-    meta = models.ViT_B_16_Weights.IMAGENET1K_V1.meta
+    meta = torchvision_models().ViT_B_16_Weights.IMAGENET1K_V1.meta
     t = summary("vit_b_16", batch=1, convention="macs").totals()
-    assert t["params"] == sum(p.numel() for p in models.vit_b_16().parameters()) == meta["num_params"] == 86_567_656
+    assert t["params"] == sum(p.numel() for p in _meta_vit_b_16().parameters()) == meta["num_params"] == 86_567_656
     assert round(t["forward_flops"] / 1e9, 3) == meta["_ops"] == 17.564
 
 
@@ -55,9 +62,8 @@ def _flop_counter_mode(input_requires_grad):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with torch.device("meta"):
-        model = torchvision_models().vit_b_16()
-        x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad)
+    model = _meta_vit_b_16()
+    x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad, device="meta")
     with FlopCounterMode(display=False) as forward:
         out = model(x)
     with FlopCounterMode(display=False) as backward:
@@ -85,7 +91,7 @@ def _torchvision_key(key):
 
 
 def test_vit_b_16_parameters_are_torchvisions_by_name_and_shape():
-    reference = {k: tuple(v.shape) for k, v in torchvision_models().vit_b_16().state_dict().items()}
+    reference = {k: tuple(v.shape) for k, v in _meta_vit_b_16().state_dict().items()}
     ours = summary("vit_b_16", batch=1).layers
     shapes = {f"{l.name}.{local}": shape for l in ours for local, shape in l.layer.param_shapes(l.input_shape).items()}
     mapped = {_torchvision_key(k): s for k, s in shapes.items()}
@@ -193,3 +199,17 @@ def test_repeated_blocks_take_a_pattern_of_names():
         use["names"] = bad
         with pytest.raises(SpecError, match="'names' must be a pattern"):
             from_spec(spec)
+
+
+def test_the_readme_quotes_vit_b_16_s_counts():
+    import pathlib
+
+    from tallynet.cost.render import fmt_flops
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    torch_t = summary("vit_b_16", batch=1, convention="torch").totals()
+    exact = summary("vit_b_16", batch=1, convention="exact").totals()
+    assert f"| parameters | {torch_t['params']:,} |" in readme
+    assert f"| `torch` forward / backward | {torch_t['forward_flops']:,} / {torch_t['backward_flops']:,} |" in readme
+    assert f"| `exact` forward / backward | {fmt_flops(exact['forward_flops'])} / " \
+           f"{fmt_flops(exact['backward_flops'])} |" in readme

@@ -86,7 +86,7 @@ class Macs(Convention):
     each of the input and the weight gradient. ``per_mac`` FLOPs each (1: counted as MACs)."""
 
     name = "macs"
-    description = "multiply-accumulates of convolutions and affine layers only"
+    description = "multiply-accumulates of convolutions, affine layers and matrix products only"
     per_mac = 1
     _BACKWARD = {"backward_input": "input gradient, as many as the forward",
                  "backward_params": "weight gradient, as many as the forward"}
