@@ -213,3 +213,13 @@ def test_the_readme_quotes_vit_b_16_s_counts():
     assert f"| `torch` forward / backward | {torch_t['forward_flops']:,} / {torch_t['backward_flops']:,} |" in readme
     assert f"| `exact` forward / backward | {fmt_flops(exact['forward_flops'])} / " \
            f"{fmt_flops(exact['backward_flops'])} |" in readme
+
+
+def test_a_profiled_vit_step_counts_what_every_node_predicts():
+    # proof by execution through the whole graph: every node's counted FLOPs equal its exact count,
+    # kind by kind, and the counter priced every operation it met
+    from tallynet.profile import profile
+
+    p = profile(tiny_spec(), batch=4, steps=1, gemm_peak=1.0)
+    assert p.mismatches() == [] and not p.unknown
+    assert {l.type for l in p.layers} >= {"multihead_attention", "class_token", "pos_embedding", "select", "permute"}
