@@ -342,9 +342,8 @@ def vision_transformer(name, patch, layers, heads, hidden, mlp_dim, image=224, c
     channels, its (N, hidden, L) output made into L tokens, a learned class token before them, a
     learned positional embedding added, ``layers`` encoder blocks, a final layernorm, the class
     token's features into a linear head."""
-    tokens = (image // patch) ** 2
-    nodes = [{"conv_proj": _conv(hidden, patch, patch, bias=True)},
-             {"reshape": {"reshape": {"shape": [hidden, tokens]}}}, {"permute": {"permute": {"axes": [1, 0]}}},
+    # the tokens' count follows the input (-1): at --input 3 64 64 there are 16 and the embedding is (1, 17, D)
+    nodes = [{"conv_proj": _conv(hidden, patch, patch, bias=True)}, {"reshape": {"reshape": {"shape": [hidden, -1]}}}, {"permute": {"permute": {"axes": [1, 0]}}},
              {"class_token": "class_token"}, {"encoder": "pos_embedding"},
              {"encoder.layers": {"block": "encoder_block", "repeat": layers, "names": "encoder_layer_{k}",
                                  "heads": heads, "hidden": hidden}},
