@@ -75,3 +75,22 @@ def merge_module(kind):
             return x * s.reshape(s.shape + (1,) * (x.dim() - s.dim()))
     Merge.__name__ = Merge.__qualname__ = f"Merge_{kind}"
     return Merge()
+
+
+def function_module(name, forward, params=None):
+    """An ``nn.Module`` named ``name`` computing ``forward(x, *parameters)``, holding ``params``
+    (``{name: tensor}``, in that order) as its parameters: the twin of a layer that PyTorch
+    writes as a tensor operation (``x.permute``, ``torch.matmul``) rather than a module."""
+    torch = _torch()
+    names = list(params or {})
+
+    class Function(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for key in names:
+                self.register_parameter(key, torch.nn.Parameter(params[key].clone()))
+
+        def forward(self, x):
+            return forward(x, *(getattr(self, key) for key in names))
+    Function.__name__ = Function.__qualname__ = name
+    return Function()

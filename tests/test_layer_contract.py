@@ -24,10 +24,11 @@ import pytest
 from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, Concat, Conv2d,
-                             ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm, Hardsigmoid,
-                             Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, Mul, ReLU, ReLU6, Sigmoid, SiLU, Tanh,
-                             Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, ClassToken, Concat,
+                             Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm,
+                             Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, Matmul, MaxPool2d, Mul,
+                             MultiheadAttention, Permute, PosEmbedding, ReLU, ReLU6, Reshape, Select, Sigmoid, SiLU,
+                             Softmax, Tanh, Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint
 from tallynet.models import Sequential
@@ -120,6 +121,25 @@ CASES = [
     ("mul-channel-scale", Mul, [(2, 3, 4, 5), (2, 3)]),
     ("mul-broadcast-4d", Mul, [(2, 3, 4, 5), (2, 3, 1, 1)]),
     ("mul-elementwise", Mul, [(3, 4), (3, 4)]),
+    # a vision transformer's layers, on (N, L, D) tokens
+    ("affine-tokens", lambda: Affine(6, flatten=False), (2, 5, 4)),
+    ("affine-features-no-flatten", lambda: Affine(3, flatten=False), (4, 5)),
+    ("layernorm-tokens", lambda: LayerNorm(eps=1e-6), (2, 5, 6)),
+    ("gelu-tokens", GELU, (2, 5, 6)),
+    ("softmax-tokens", Softmax, (2, 5, 7)),
+    ("softmax-scores-4d", Softmax, (2, 3, 4, 4)),
+    ("matmul", Matmul, [(2, 3, 4), (2, 4, 5)]),
+    ("matmul-heads-4d", Matmul, [(2, 3, 5, 2), (2, 3, 2, 5)]),
+    ("reshape-image-to-tokens", lambda: Reshape([3, -1]), (2, 3, 4, 5)),
+    ("reshape-tokens", lambda: Reshape([4, 3, 2]), (2, 6, 4)),
+    ("permute", lambda: Permute([1, 0]), (2, 3, 5)),
+    ("permute-4d", lambda: Permute([2, 0, 1]), (2, 3, 4, 5)),
+    ("select-class-token", lambda: Select(0), (3, 5, 4)),
+    ("select-axis1", lambda: Select(2, axis=1), (2, 3, 4)),
+    ("class_token", ClassToken, (3, 4, 5)),
+    ("pos_embedding", PosEmbedding, (3, 4, 5)),
+    ("multihead_attention", lambda: MultiheadAttention(2), (2, 5, 8)),
+    ("multihead_attention-one-head-batch1", lambda: MultiheadAttention(1), (1, 4, 3)),
 ]
 IDS = [c[0] for c in CASES]
 

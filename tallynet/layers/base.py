@@ -156,6 +156,14 @@ class Layer:
         a list of terms of kind ``mac``; ``[]`` for a layer without any."""
         raise _not_stated(self, "its multiply-accumulates (the 'macs' and 'torch' conventions)", "mac_terms")
 
+    def backward_mac_terms(self, input_shape):
+        """The backward pass's multiply-accumulates, ``{"backward_input" | "backward_params": [Term]}``
+        of kind ``mac``; ``None`` (the default): one product for the input gradient and one for the
+        weight gradient, each as many MACs as the forward (a convolution, an affine layer). A layer
+        whose products differ says so: a product of two activations has two input gradients and
+        no weight gradient; attention's weight gradients need the products between activations."""
+        return None
+
     def cache_bytes(self, input_shape, itemsize):
         """Bytes of the arrays the forward pass allocates and keeps for backward, besides
         its output and the input it references (im2col columns, masks, x_hat, ...)."""
