@@ -52,7 +52,7 @@ def fmt_shape(shape):
 
 def _header(s):
     t = s.totals()
-    return (f"**{s.name}**: batch {s.batch}, {s.dtype.name}, convention `{s.convention.name}` "
+    return (f"**{s.name}**: batch {s.batch}, {s.precision}, convention `{s.convention.name}` "
             f"({s.convention.description}); optimizer {s.optimizer}. "
             f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
             f"backward {fmt_flops_unit(t['backward_flops'])} (ratio {t['backward_forward_ratio']:.2f}). "
@@ -189,7 +189,7 @@ def to_rich_table(s):
     from rich.table import Table
 
     t = s.totals()
-    table = Table(title=f"{s.name} — batch {s.batch}, {s.dtype.name}, convention {s.convention.name}",
+    table = Table(title=f"{s.name} — batch {s.batch}, {s.precision}, convention {s.convention.name}",
                   caption=(f"params {t['params']:,}  |  activations {fmt_bytes(t['activation_bytes'])}  |  "
                            f"peak (est.) {fmt_bytes(t['peak_bytes_estimate'])}  |  forward "
                            f"{fmt_flops(t['forward_flops'])}  backward {fmt_flops(t['backward_flops'])}  "
