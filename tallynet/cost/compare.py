@@ -8,7 +8,7 @@ network's unless given) under one convention.
 import json
 
 from .conventions import get_convention
-from .render import _md_table, fmt_bytes, fmt_flops
+from .render import _md_table, fmt_bytes, fmt_flops, fmt_ratio
 from .variants import variant
 
 #: the figures compared: (key of Summary.totals(), column heading, formatter)
@@ -17,11 +17,6 @@ QUANTITIES = (("params", "Parameters", lambda n: f"{n:,}"),
               ("peak_bytes_estimate", "Step peak", fmt_bytes),
               ("forward_flops", "Forward FLOPs", fmt_flops),
               ("backward_flops", "Backward FLOPs", fmt_flops))
-
-
-def _ratio(r):
-    """``×3.94`` for a ratio >= 1, ``÷6.91`` for one below: "6.9x fewer" reads better than ×0.14."""
-    return f"×{r:.2f}" if r >= 1 or r == 0 else f"÷{1 / r:.2f}"
 
 
 class Comparison:
@@ -58,7 +53,7 @@ class Comparison:
         cells = [row["label"], row["precision"], row["optimizer"]]
         for key, _, fmt in QUANTITIES:
             ratio = row["ratios"][key]
-            cells.append(fmt(row[key]) + ("" if index == 0 or ratio is None else " " + _ratio(ratio)))
+            cells.append(fmt(row[key]) + ("" if index == 0 or ratio is None else " " + fmt_ratio(ratio)))
         return cells
 
     def _columns(self):

@@ -43,6 +43,11 @@ def fmt_flops_unit(n):
     return f"{text}FLOPs" if text.endswith((" M", " G")) else f"{text} FLOPs"
 
 
+def fmt_ratio(r):
+    """3.94 -> '×3.94', 0.1447 -> '÷6.91': "6.9 times fewer" reads better than ×0.14."""
+    return f"×{r:.2f}" if r >= 1 or r == 0 else f"÷{1 / r:.2f}"
+
+
 def fmt_shape(shape):
     """(32, 3, 32, 32); a merge's list of input shapes joined with ' + '."""
     if isinstance(shape, list):

@@ -145,31 +145,36 @@ def with_depthwise(network, keep_first=False):
     return _spec(about, new_nodes, new_names if names else None, input_shape)
 
 
+def last_block(network):
+    """The rows (:class:`~tallynet.cost.summary.LayerCost`) of the block :func:`with_more_blocks`
+    repeats: the last that starts with a convolution or an affine layer and is not the classifier."""
+    nodes, _, _, about = network_nodes(network)
+    if any(inputs != (i - 1,) for i, (_, inputs) in enumerate(nodes)):
+        raise ValueError(f"{about['name'] or 'the network'} is a graph; one more block like the last is defined "
+                         "for a chain of layers (a spec with layers:)")
+    classifier = classifier_index(nodes)
+    last = next((g for g in reversed(blocks(summary(network).layers))
+                 if g[0].type in SIZE_FIELDS and classifier not in [l.index for l in g]), None)
+    if last is None:
+        raise ValueError(f"{about['name'] or 'the network'} has no block that starts with a convolution or an "
+                         "affine layer before its classifier")
+    return last
+
+
 def with_more_blocks(network, n=1):
     """``network`` (a chain) with ``n`` more blocks like its last, each doubling the one before
     (see the module docstring)."""
+    last = last_block(network)
     nodes, names, input_shape, about = network_nodes(network)
-    if any(inputs != (i - 1,) for i, (_, inputs) in enumerate(nodes)):
-        raise ValueError(f"{about['name'] or 'the network'} is a graph; one more block like the last "
-                         "is defined for a chain of layers (a spec with layers:)")
-    s = summary(network)
-    classifier = classifier_index(nodes)
-    last = next((g for g in reversed(blocks(s.layers)) if g[0].type in SIZE_FIELDS and
-                 classifier not in [l.index for l in g]), None)
-    if last is None:
-        raise ValueError(f"{about['name'] or 'the network'} has no block that starts with a "
-                         "convolution or an affine layer before its classifier")
     entries = [_entry(layer, names[i] if names else None) for i, (layer, _) in enumerate(nodes)]
-    block = [_entry(l.layer) for l in last]
-    added = []
+    block, added = [_entry(l.layer) for l in last], []
     for _ in range(n):
         block = copy.deepcopy(block)
-        fields = next(iter(block[0].values()))
-        fields[SIZE_FIELDS[last[0].type]] *= 2
+        next(iter(block[0].values()))[SIZE_FIELDS[last[0].type]] *= 2  # the anchor's filters or units
         added += block
     end = last[-1].index + 1
     return _spec(about, [(e, None) for e in entries[:end] + added + entries[end:]], None, input_shape)
 
 
-__all__ = ["spec_of", "with_width", "with_depthwise", "with_more_blocks", "separable_candidates",
+__all__ = ["spec_of", "with_width", "with_depthwise", "with_more_blocks", "last_block", "separable_candidates",
            "classifier_index"]

@@ -144,7 +144,14 @@ def variant(text):
     Bad syntax is a :class:`TransformError` naming the accepted forms; a transformation the
     network does not allow (``blocks=+1`` on a graph) one naming why."""
     base, pieces = split_variant(text)
-    current = Variant(text, read_spec(base))
+    return transformed(Variant(text, read_spec(base)), *pieces, label=text)
+
+
+def transformed(base, *pieces, label=None):
+    """Variant ``base`` with the transformations ``pieces`` (``"width=2"``, ``"mixed"``) applied in order;
+    ``label``: the new variant's (default: the base's and the pieces, joined by ``@``)."""
+    label = label or "@".join([base.label, *pieces])
+    current = base
     for piece in pieces:
         name, equals, value = piece.partition("=")
         transform = TRANSFORMS.get(name)
@@ -153,10 +160,10 @@ def variant(text):
                 raise ValueError("is empty" if not piece else f"unknown transformation {name!r}")
             value = transform.parse(value if equals else None)
         except ValueError as err:
-            raise TransformError(f"variant {text!r}: {piece!r}: {err}; expected SPEC@T[@T...] (or T,T) with each T "
+            raise TransformError(f"variant {label!r}: {piece!r}: {err}; expected SPEC@T[@T...] (or T,T) with each T "
                                  f"one of {accepted_forms()}") from None
         try:
             current = transform.apply(current, value)
         except ValueError as err:
-            raise TransformError(f"variant {text!r}: {piece}: {err}") from None
-    return current
+            raise TransformError(f"variant {label!r}: {piece}: {err}") from None
+    return replace(current, label=label)
