@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from .cost.conventions import CONVENTIONS
-from .dtypes import DTYPES, TRAINING_DTYPES
+from .dtypes import COST_DTYPES, TRAINING_DTYPES
 from .models import from_spec
 from .optim import ALIASES, UPDATE_RULES
 from .tuning import tune_process
@@ -346,7 +346,7 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="exact", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_summary)
@@ -366,7 +366,7 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="walkthrough", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
 

@@ -8,6 +8,7 @@ executing the kernels.
 """
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -259,3 +260,11 @@ def test_cli_formats(capsys):
     assert "Batch 8, convention `exact`" in out and "| seed-cnn@depthwise | float32 | sgd |" in out
     assert main(["compare", "seed-cnn", "seed-cnn@mixed"]) == 0
     assert "convention exact" in capsys.readouterr().out
+
+
+def test_the_readme_quotes_the_command():
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    labels = ("seed-cnn", "seed-cnn@depthwise", "seed-cnn@depthwise=keep-first", "seed-cnn@width=2",
+              "seed-cnn@input=3x64x64", "seed-cnn@blocks=+1", "seed-cnn@mixed", "seed-cnn@optimizer=adam")
+    assert "tallynet compare " + " ".join(labels[:4]) + " \\\n    " + " ".join(labels[4:]) in readme
+    assert compare(*labels).to_markdown() in readme
