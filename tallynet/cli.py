@@ -317,6 +317,8 @@ def _force_flag(parser):
 
 
 def build_parser():
+    from .cost.variants import accepted_forms
+
     parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -354,8 +356,8 @@ def build_parser():
     p = sub.add_parser("compare", help="networks and their variants side by side (seed-cnn seed-cnn@width=2 ...)",
                        description="Parameters, activations, a training step's peak memory and FLOPs of networks "
                                    "side by side, each as a ratio to the first. A network is a spec or preset, "
-                                   "with transformations: SPEC@T[@T...] (or T,T), T one of input=CxHxW, width=K, "
-                                   "blocks=+N, depthwise[=keep-first], dtype=D, mixed[=bfloat16], optimizer=O.")
+                                   "with transformations: SPEC@T[@T...] (or T,T), T one of "
+                                   f"{accepted_forms()}.")
     p.add_argument("networks", nargs="+", metavar="NETWORK", help="e.g. seed-cnn seed-cnn@depthwise seed-cnn@mixed")
     p.add_argument("--batch", type=_positive_int, default=None, help="batch size (default: the first network's)")
     p.add_argument("--convention", default="exact", choices=conventions)

@@ -99,17 +99,14 @@ def with_width(network, k):
     return _spec(about, widened, names, input_shape)
 
 
-def _separable(layer, channels, name):
+def _separable(layer, channels):
     """The depthwise and pointwise entries that replace convolution ``layer`` on ``channels`` inputs."""
-    fields = layer.config()
-    depthwise = {"filters": channels, "kernel": fields["kernel"], "stride": layer.stride, "pad": layer.pad,
-                 "groups": channels, "bias": False}
-    if layer.dilation != 1:
-        depthwise["dilation"] = layer.dilation
+    depthwise = {"filters": channels, "kernel": layer.config()["kernel"], "stride": layer.stride, "pad": layer.pad,
+                 "groups": channels, "bias": False, **({"dilation": layer.dilation} if layer.dilation != 1 else {})}
     pointwise = {"filters": layer.filters, "kernel": 1, "bias": layer.bias}
-    dw_name, pw_name = (None, None) if name is None else (f"{name}.depthwise", f"{name}.pointwise")
-    return ({"conv": dict(depthwise, **({"name": dw_name} if dw_name else {}))},
-            {"conv": dict(pointwise, **({"name": pw_name} if pw_name else {}))})
+    if layer.name:  # a named layer of a chain: its pair is named after it
+        depthwise["name"], pointwise["name"] = f"{layer.name}.depthwise", f"{layer.name}.pointwise"
+    return {"conv": depthwise}, {"conv": pointwise}
 
 
 def separable_candidates(network):
@@ -135,7 +132,7 @@ def with_depthwise(network, keep_first=False):
         inputs = tuple(moved[j] for j in inputs)
         name = names[i] if names else None
         if i in chosen:
-            depthwise, pointwise = _separable(layer, in_shapes[i][1], None if names else layer.name)
+            depthwise, pointwise = _separable(layer, in_shapes[i][1])
             new_nodes += [(depthwise, inputs), (pointwise, (len(new_nodes),))]
             new_names += [f"{name}.depthwise", f"{name}.pointwise"] if names else []
         else:

@@ -6,9 +6,12 @@ joined by ``@`` or ``,`` (``seed-cnn@width=2,mixed``). A transformation either e
 spec (:mod:`tallynet.cost.transforms`) or changes how the cost model sizes the step (dtype,
 precision, optimizer: keyword arguments of :func:`~tallynet.cost.summary`).
 
-:data:`TRANSFORMS` is the registry the parser reads, its forms are what a refusal lists, and a
-new transformation is one :func:`register` call: its function takes the :class:`Variant` and the
-text after ``=`` (None when there is none) and returns the new variant.
+:data:`TRANSFORMS` is the registry the parser reads, and its forms are what a refusal lists.
+A new transformation is one :func:`register` call with a ``parse`` of the text after ``=``
+(None when there is none) and an ``apply`` of the parsed value to a :class:`Variant`:
+:func:`edits_spec` for one that edits the spec, :func:`sets_options` for one whose value is
+keyword arguments of :func:`~tallynet.cost.summary` (``register("checkpoint", "checkpoint=K",
+parse_k, sets_options)`` once summary takes ``checkpoint=``).
 """
 
 import os
@@ -18,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from .. import optim
 from ..dtypes import COST_DTYPES, cost_dtype
 from ..models.presets import read_spec, with_input
-from . import transforms
 from ..models.spec import SpecError
+from . import transforms
 from .summary import network_nodes, summary
 
 
