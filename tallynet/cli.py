@@ -1,4 +1,4 @@
-"""The ``tallynet`` command: train, summary, walkthrough, profile, bench, gradcheck, evaluate.
+"""The ``tallynet`` command: train, summary, compare, walkthrough, profile, bench, gradcheck, evaluate.
 
 Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
 """
@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from .cost.conventions import CONVENTIONS
-from .dtypes import DTYPES, TRAINING_DTYPES
-from .models import from_spec, load_spec, resolve_spec
+from .dtypes import COST_DTYPES, TRAINING_DTYPES
+from .models import from_spec
 from .optim import ALIASES, UPDATE_RULES
 from .tuning import tune_process
 
@@ -70,13 +70,9 @@ def _check_fits(model, data):
 
 def _spec_dict(spec):
     """A preset's or a YAML file's spec as a dict (read once, so every check sees the same)."""
-    from .models import PRESETS
+    from .models.presets import read_spec
 
-    spec = resolve_spec(spec)
-    if isinstance(spec, str) and not os.path.exists(spec):
-        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
-                         f"of {', '.join(sorted(PRESETS))}")
-    return load_spec(spec) if isinstance(spec, str) else spec
+    return read_spec(spec)
 
 
 def _nonempty(text):
@@ -223,7 +219,7 @@ def _emit(report, fmt):
     if fmt == "table":
         _console().print(report.to_table())
     else:
-        text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+        text = getattr(report, f"to_{fmt}")()
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
@@ -235,6 +231,12 @@ def cmd_summary(args):
     s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer)
     return _emit(s, args.format)
+
+
+def cmd_compare(args):
+    from .cost.compare import compare
+
+    return _emit(compare(*args.networks, batch=args.batch, convention=args.convention), args.format)
 
 
 def cmd_walkthrough(args):
@@ -347,6 +349,8 @@ def _force_flag(parser):
 
 
 def build_parser():
+    from .cost.variants import accepted_forms
+
     parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -376,16 +380,27 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="exact", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("compare", help="networks and their variants side by side (seed-cnn seed-cnn@width=2 ...)",
+                       description="Parameters, activations, a training step's peak memory and FLOPs of networks "
+                                   "side by side, each as a ratio to the first. A network is a spec or preset, "
+                                   "with transformations: SPEC@T[@T...] (or T,T), T one of "
+                                   f"{accepted_forms()}.")
+    p.add_argument("networks", nargs="+", metavar="NETWORK", help="e.g. seed-cnn seed-cnn@depthwise seed-cnn@mixed")
+    p.add_argument("--batch", type=_positive_int, default=None, help="batch size (default: the first network's)")
+    p.add_argument("--convention", default="exact", choices=conventions)
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("walkthrough", help="write seed 001's hand-written walkthrough for any network")
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="walkthrough", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
 
@@ -420,7 +435,9 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=0)
     _force_flag(p)
     p.set_defaults(func=cmd_gradcheck)
-    for p in sub.choices.values():
+    for name, p in sub.choices.items():
+        if name == "compare":  # its networks take input=CxHxW
+            continue
         p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
                        help="the shape of one sample, e.g. 3 64 64 (default: the spec's input)")
 

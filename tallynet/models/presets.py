@@ -61,6 +61,18 @@ def resolve_spec(spec):
     return spec
 
 
+def read_spec(spec):
+    """A preset's or a YAML file's spec as a dict (a dict as it is); a name that is neither is
+    refused, naming the presets."""
+    from .spec import load_spec
+
+    spec = resolve_spec(spec)
+    if isinstance(spec, (str, os.PathLike)) and not os.path.exists(spec):
+        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
+                         f"of {', '.join(sorted(PRESETS))}")
+    return load_spec(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else spec
+
+
 def with_input(spec, input_shape):
     """A copy of ``spec`` (a dict, a YAML path or a preset name) with one sample of ``input_shape``."""
     from .spec import load_spec
