@@ -169,9 +169,13 @@ def _width(w):
     c = classifier_index([(l.layer, l.inputs) for l in s.layers])
     if c is None or not any(l.type in ("conv", "conv_transpose", "affine") for l in s.layers[:c]):
         return []
-    ratios = [fmt_ratio(w.ratio(k, "width=2")) for k in ("params", "forward_flops", "activation_bytes",
-                                                        "peak_bytes_estimate")]
-    return [f"- **Doubling the channels** (`width=2`: every convolution's filters and hidden layer's units): "
+    title = "- **Doubling the channels** (`width=2`: every convolution's filters and hidden layer's units)"
+    try:
+        ratios = [fmt_ratio(w.ratio(k, "width=2")) for k in ("params", "forward_flops", "activation_bytes",
+                                                            "peak_bytes_estimate")]
+    except TransformError as err:  # e.g. a reshape to a fixed number of channels
+        return [f"{title}: not computed: {err}."]
+    return [f"{title}: "
             f"parameters **{ratios[0]}**, forward FLOPs **{ratios[1]}**, activations {ratios[2]}, the step's peak "
             f"{ratios[3]}. A layer's weights and FLOPs grow with its input and its output channels together (×4) "
             f"where both double; the network's input {fmt_shape(s.input_shape[1:])} and the classifier's "
