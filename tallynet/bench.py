@@ -1,6 +1,7 @@
 """Time a training step and a forward pass of a spec's model, tallynet beside PyTorch.
 
     tallynet bench SPEC [--batch 32 128] [--repeats 21] [--rounds 5] [--threads 2] [--no-torch]
+                        [--no-channels-last]
 
 (``python benchmarks/train_step.py`` runs the same.) A training step is forward,
 softmax loss, backward and an SGD-momentum update; the forward pass is test mode
@@ -14,9 +15,11 @@ fresh process each, ``repeats`` timed runs after warm-up in each; the report giv
 the median and quartiles over all runs of all rounds and, for the ratio tallynet /
 PyTorch, the median of the rounds' ratios and their range. PyTorch's network is
 the identical one (same layers, same initial weights through
-``tallynet.torch_bridge.to_torch``, NCHW); one step of each must give the same loss
-to 1e-4 (not compared with dropout, whose masks each library draws itself). The last
-line of the output is one JSON object with every number.
+``tallynet.torch_bridge.to_torch``), timed twice: in NCHW, PyTorch's default memory
+format, and in ``channels_last`` (NHWC memory, which oneDNN's CPU convolutions prefer),
+for networks of images. One step of each must give the same loss to 1e-4 (not compared
+with dropout, whose masks each library draws itself). The last line of the output is
+one JSON object with every number.
 """
 
 import argparse
@@ -31,7 +34,9 @@ import numpy as np
 
 LOSS_TOLERANCE = 1e-4  # relative, on the first step's loss (float32)
 WARMUP_STEPS = 3
-LIBRARIES = ("tallynet", "pytorch")
+LIBRARIES = ("tallynet", "pytorch", "pytorch-channels-last")
+#: the suffix of a reference library's ratios in the results (``ratio_step``, ``ratio_step_channels_last``)
+RATIO_SUFFIX = {"pytorch": "", "pytorch-channels-last": "_channels_last"}
 
 
 # --- one library in its process ------------------------------------------------------------------
@@ -75,7 +80,7 @@ def _limit_blas(threads):
     threadpool_limits(threads, user_api="blas")
 
 
-def _torch_runner(model, X, y, threads):
+def _torch_runner(model, X, y, threads, channels_last=False):
     import torch
 
     from .torch_bridge import to_torch
@@ -83,6 +88,9 @@ def _torch_runner(model, X, y, threads):
     torch.set_num_threads(threads)
     net = to_torch(model)
     tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        tX = tX.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
 
     def step():
@@ -103,8 +111,10 @@ def measure(library, spec, batch, repeats, threads):
     """In this process: the first step's loss and ``repeats`` timed steps and forward passes
     (seconds) of ``library`` after warm-up, as a dict."""
     model, X, y = _model_and_batch(spec, batch)
-    runner = _tallynet_runner if library == "tallynet" else _torch_runner
-    step, forward = runner(model, X, y, threads)
+    if library == "tallynet":
+        step, forward = _tallynet_runner(model, X, y, threads)
+    else:
+        step, forward = _torch_runner(model, X, y, threads, channels_last=library == "pytorch-channels-last")
     first = float(step())
     for _ in range(WARMUP_STEPS):
         step()
@@ -138,11 +148,13 @@ def _quartiles(seconds):
 
 
 def losses_match(first, dropout):
-    """Whether the first-step losses ``{"tallynet": ..., "pytorch": ...}`` agree; None with
-    dropout, whose masks each library draws itself."""
+    """Whether the first-step losses ``{"tallynet": ..., "pytorch": ..., ...}`` agree (every
+    PyTorch run's with tallynet's); None with dropout, whose masks each library draws itself."""
     if dropout:
         return None
-    return abs(first["tallynet"] - first["pytorch"]) <= LOSS_TOLERANCE * max(1.0, abs(first["pytorch"]))
+    ours = first["tallynet"]
+    return all(abs(ours - ref) <= LOSS_TOLERANCE * max(1.0, abs(ref)) for lib, ref in first.items()
+               if lib != "tallynet")
 
 
 def bench_batch(spec, batch, repeats, rounds, threads, libraries, run=_in_a_process):
@@ -158,18 +170,27 @@ def bench_batch(spec, batch, repeats, rounds, threads, libraries, run=_in_a_proc
         result[lib] = {kind: _quartiles([t for one in runs for t in one[kind]]) for kind in ("step", "forward")}
         # from the median as reported (rounded to the microsecond), so that the two agree
         result[lib]["images_per_second"] = round(batch / (result[lib]["step"]["median_ms"] / 1e3), 1)
-    if len(libraries) == 2:
+    if len(libraries) > 1:
         first = {lib: runs[0]["first_step_loss"] for lib, runs in rounds_of.items()}
         result["first_step_loss"] = first
         result["loss_match"] = losses_match(first, rounds_of["tallynet"][0]["dropout"])
-        for kind in ("step", "forward"):
-            per_round = sorted(np.median(a[kind]) / np.median(b[kind])
-                               for a, b in zip(rounds_of["tallynet"], rounds_of["pytorch"]))
-            # of the medians as reported, not rounded again: the two agree to the last digit
-            result[f"ratio_{kind}"] = result["tallynet"][kind]["median_ms"] / result["pytorch"][kind]["median_ms"]
-            result[f"ratio_{kind}_rounds"] = {"median": float(np.median(per_round)), "min": per_round[0],
-                                              "max": per_round[-1]}
+        for reference in libraries[1:]:
+            result.update(_ratios(result, rounds_of, reference))
     return result
+
+
+def _ratios(result, rounds_of, reference):
+    """tallynet / ``reference`` for each kind: the ratio of the reported medians and the range of
+    the rounds' ratios, keyed ``ratio_step``, ``ratio_step_rounds`` (+ the reference's suffix)."""
+    ratios = {}
+    for kind in ("step", "forward"):
+        key = f"ratio_{kind}{RATIO_SUFFIX[reference]}"
+        per_round = sorted(np.median(a[kind]) / np.median(b[kind])
+                           for a, b in zip(rounds_of["tallynet"], rounds_of[reference]))
+        # of the medians as reported, not rounded again: the two agree to the last digit
+        ratios[key] = result["tallynet"][kind]["median_ms"] / result[reference][kind]["median_ms"]
+        ratios[f"{key}_rounds"] = {"median": float(np.median(per_round)), "min": per_round[0], "max": per_round[-1]}
+    return ratios
 
 
 def _torch_version():
@@ -179,9 +200,10 @@ def _torch_version():
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds=5):
+def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds=5, channels_last=True):
     """Run :func:`bench_batch` for each batch size, ``threads`` threads for each library (NumPy's
-    BLAS and tallynet's passes; PyTorch's intra-op threads). Returns the JSON object the report ends with."""
+    BLAS and tallynet's passes; PyTorch's intra-op threads), PyTorch also in ``channels_last``
+    when asked and the input is an image. Returns the JSON object the report ends with."""
     from .models import load_spec, resolve_spec
 
     for name, value in (("threads", threads), ("repeats", repeats), ("rounds", rounds)):
@@ -193,13 +215,19 @@ def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds
     resolved = resolve_spec(spec)  # a dict, for the processes' command lines
     resolved = dict(resolved) if isinstance(resolved, dict) else load_spec(os.fspath(resolved))
     version = _torch_version() if use_torch else None
-    libraries = LIBRARIES if version else LIBRARIES[:1]
+    images = len(resolved.get("input", ())) == 3  # (C, H, W): channels_last applies
+    libraries = LIBRARIES[:(3 if channels_last and images else 2) if version else 1]
     return {
         "spec": name, "threads": threads, "repeats": repeats, "rounds": rounds,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "pytorch": version,
         "results": [bench_batch(resolved, b, repeats, rounds, threads, libraries) for b in batches],
     }
+
+
+def _times(quartiles):
+    """A median and its quartiles, in milliseconds, 22 characters wide."""
+    return f"{quartiles['median_ms']:8.2f} ({quartiles['q1_ms']:.1f}-{quartiles['q3_ms']:.1f})".ljust(22)
 
 
 def report(data):
@@ -210,23 +238,25 @@ def report(data):
     if data["pytorch"] is None:
         lines.append("PyTorch not timed")
     else:
-        lines.append(f"PyTorch {data['pytorch']}, its default settings")
-    lines.append(f"{'batch':>5}  {'':8}  {'tallynet ms':>22}  {'pytorch ms':>22}  {'ratio':>17}  {'img/s ours':>10}")
+        layouts = " and channels_last" if any(LIBRARIES[2] in r for r in data["results"]) else ""
+        lines.append(f"PyTorch {data['pytorch']}, its default settings, NCHW{layouts}")
+    references = [lib for lib in LIBRARIES[1:] if any(lib in r for r in data["results"])]
+    lines.append(f"{'batch':>5}  {'':8}  {'tallynet ms':<22}" + "".join(
+        f"  {lib + ' ms':<22}  {'ratio':<17}" for lib in references) + f"  {'img/s ours':>10}")
     for r in data["results"]:
         for kind in ("step", "forward"):
-            ours = r["tallynet"][kind]
-            line = f"{r['batch']:>5}  {kind:8}  {ours['median_ms']:8.2f} ({ours['q1_ms']:.1f}-{ours['q3_ms']:.1f})"
-            if "pytorch" in r:
-                ref, spread = r["pytorch"][kind], r[f"ratio_{kind}_rounds"]
-                line += (f"  {ref['median_ms']:8.2f} ({ref['q1_ms']:.1f}-{ref['q3_ms']:.1f})  "
-                         f"{r['ratio_' + kind]:5.2f} ({spread['min']:.2f}-{spread['max']:.2f})")
+            line = f"{r['batch']:>5}  {kind:8}  {_times(r['tallynet'][kind])}"
+            for lib in references:
+                key = f"ratio_{kind}{RATIO_SUFFIX[lib]}"
+                spread = r[f"{key}_rounds"]
+                line += f"  {_times(r[lib][kind])}  {r[key]:5.2f} ({spread['min']:.2f}-{spread['max']:.2f})"
             if kind == "step":
                 line += f"  {r['tallynet']['images_per_second']:10.1f}"
             lines.append(line)
         if "loss_match" in r:
             verdict = {True: "match", False: "MISMATCH", None: "not compared: dropout masks differ"}[r["loss_match"]]
-            lines.append(f"        first-step loss: tallynet {r['first_step_loss']['tallynet']:.6f}, "
-                         f"pytorch {r['first_step_loss']['pytorch']:.6f} ({verdict})")
+            losses = ", ".join(f"{lib} {loss:.6f}" for lib, loss in r["first_step_loss"].items())
+            lines.append(f"        first-step loss: {losses} ({verdict})")
     lines.append(json.dumps(data))
     return "\n".join(lines) + "\n"
 

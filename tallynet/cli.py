@@ -1,4 +1,4 @@
-"""The ``tallynet`` command: train, summary, walkthrough, profile, bench, gradcheck.
+"""The ``tallynet`` command: train, summary, compare, walkthrough, profile, bench, gradcheck, evaluate.
 
 Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
 """
@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from .cost.conventions import CONVENTIONS
-from .dtypes import DTYPES, TRAINING_DTYPES
-from .models import from_spec, load_spec, resolve_spec
+from .dtypes import COST_DTYPES, TRAINING_DTYPES
+from .models import from_spec
 from .optim import ALIASES, UPDATE_RULES
 from .tuning import tune_process
 
@@ -70,13 +70,9 @@ def _check_fits(model, data):
 
 def _spec_dict(spec):
     """A preset's or a YAML file's spec as a dict (read once, so every check sees the same)."""
-    from .models import PRESETS
+    from .models.presets import read_spec
 
-    spec = resolve_spec(spec)
-    if isinstance(spec, str) and not os.path.exists(spec):
-        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
-                         f"of {', '.join(sorted(PRESETS))}")
-    return load_spec(spec) if isinstance(spec, str) else spec
+    return read_spec(spec)
 
 
 def _nonempty(text):
@@ -223,7 +219,7 @@ def _emit(report, fmt):
     if fmt == "table":
         _console().print(report.to_table())
     else:
-        text = {"markdown": report.to_markdown, "json": report.to_json, "csv": report.to_csv}[fmt]()
+        text = getattr(report, f"to_{fmt}")()
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
@@ -235,6 +231,12 @@ def cmd_summary(args):
     s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
                 optimizer=args.optimizer, memory=args.memory)
     return _emit(s, args.format)
+
+
+def cmd_compare(args):
+    from .cost.compare import compare
+
+    return _emit(compare(*args.networks, batch=args.batch, convention=args.convention), args.format)
 
 
 def cmd_walkthrough(args):
@@ -270,7 +272,8 @@ def cmd_bench(args):
     for batch in args.batch:
         _check_memory(args, spec, batch, "a benchmarked training step", dtype="float32", optimizer="sgd_momentum")
     data = bench(args.spec, batches=tuple(args.batch), repeats=args.repeats, threads=args.threads,
-                 use_torch=not args.no_torch, rounds=args.rounds)
+                 use_torch=not args.no_torch, rounds=args.rounds,
+                 channels_last=not args.no_channels_last)
     sys.stdout.write(report(data))
     if any(r.get("loss_match") is False for r in data["results"]):
         print("tallynet bench: error: the PyTorch twin's first-step loss differs, so the times compare "
@@ -309,6 +312,38 @@ def cmd_gradcheck(args):
     return 0 if ok else 1
 
 
+# --- evaluate ------------------------------------------------------------------------
+def cmd_evaluate(args):
+    """Accuracy and cost per image of a classifier on ImageNet validation images, one row per --transform."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .imagenet import ImageNetVal, evaluate, get_scheme, report
+    from .imagenet.weights import load_model
+
+    schemes = [get_scheme(name) for name in args.transform or ["center224"]]
+    dataset = ImageNetVal(args.images, args.labels, args.synsets, limit=args.limit)
+    model, spec = load_model(args.model, args.weights)
+    name = getattr(model, "name", None) or args.model
+    console = _console(stderr=True)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=console, disable=not console.is_terminal)
+    results = []
+    with progress:
+        for scheme in schemes:
+            task = progress.add_task(scheme.name, total=len(dataset))
+
+            def advance(done, _, task=task):
+                progress.update(task, completed=done)
+
+            results.append(evaluate(model, dataset, scheme, batch_size=args.batch, convention=args.convention,
+                                    spec=spec, on_batch=advance))
+    if args.format == "table":
+        _console().print(report.to_rich_table(name, dataset, results))
+    else:
+        sys.stdout.write({"json": report.to_json, "markdown": report.to_markdown}[args.format](name, dataset, results))
+    return 0
+
+
 def _force_flag(parser):
     parser.add_argument("--force", action="store_true", help="run even when the predicted peak memory exceeds "
                                                               "the memory available")
@@ -321,6 +356,8 @@ def _memory_flag(parser):
 
 
 def build_parser():
+    from .cost.variants import accepted_forms
+
     parser = argparse.ArgumentParser(prog="tallynet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -350,17 +387,28 @@ def build_parser():
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="exact", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
     _memory_flag(p)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     p.set_defaults(func=cmd_summary)
 
+    p = sub.add_parser("compare", help="networks and their variants side by side (seed-cnn seed-cnn@width=2 ...)",
+                       description="Parameters, activations, a training step's peak memory and FLOPs of networks "
+                                   "side by side, each as a ratio to the first. A network is a spec or preset, "
+                                   "with transformations: SPEC@T[@T...] (or T,T), T one of "
+                                   f"{accepted_forms()}.")
+    p.add_argument("networks", nargs="+", metavar="NETWORK", help="e.g. seed-cnn seed-cnn@depthwise seed-cnn@mixed")
+    p.add_argument("--batch", type=_positive_int, default=None, help="batch size (default: the first network's)")
+    p.add_argument("--convention", default="exact", choices=conventions)
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("walkthrough", help="write seed 001's hand-written walkthrough for any network")
     p.add_argument("spec")
     p.add_argument("--batch", type=_positive_int, default=None)
     p.add_argument("--convention", default="walkthrough", choices=conventions)
-    p.add_argument("--dtype", default=None, choices=list(DTYPES))
+    p.add_argument("--dtype", default=None, choices=list(COST_DTYPES))
     _memory_flag(p)
     p.add_argument("-o", "--output", default=None, help="markdown file to write (default: standard output)")
     p.set_defaults(func=cmd_walkthrough)
@@ -384,6 +432,8 @@ def build_parser():
                    help="alternated rounds, a fresh process per library each (default 5)")
     p.add_argument("--threads", type=_positive_int, default=2, help="threads for BLAS, tallynet and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="time tallynet alone")
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="time PyTorch in NCHW only (by default also in channels_last, for networks of images)")
     _force_flag(p)
     p.set_defaults(func=cmd_bench)
 
@@ -394,9 +444,28 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=0)
     _force_flag(p)
     p.set_defaults(func=cmd_gradcheck)
-    for p in sub.choices.values():
+    for name, p in sub.choices.items():
+        if name == "compare":  # its networks take input=CxHxW
+            continue
         p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
                        help="the shape of one sample, e.g. 3 64 64 (default: the spec's input)")
+
+    # evaluate takes no --input: each --transform's crop is the network's input
+    p = sub.add_parser("evaluate", help="accuracy and FLOPs per image on ImageNet validation images, one row "
+                                        "per way of preparing them (seed 003's coding part)")
+    p.add_argument("model", help="preset name (resnet18, ...), YAML spec or package.module:callable")
+    p.add_argument("--images", required=True, help="folder of validation JPEGs (ILSVRC2012_val_00000001.JPEG ...)")
+    p.add_argument("--labels", required=True, help="folder of their bounding-box XML files (same stems)")
+    p.add_argument("--synsets", required=True, help="synset_words.txt: one 'n01440764 tench, Tinca tinca' line "
+                                                   "per class, in the network's output order")
+    p.add_argument("--transform", action="extend", nargs="+", default=None, metavar="SCHEME",
+                   help="center224 (default), center224-raw, five224, five330; several give one row each")
+    p.add_argument("--limit", type=_positive_int, default=None, help="the first N images in file order")
+    p.add_argument("--batch", type=_positive_int, default=8, help="images per forward pass (default 8)")
+    p.add_argument("--weights", default=None, help="a PyTorch state_dict (.pth) or a tallynet checkpoint (.npz)")
+    p.add_argument("--convention", default="macs", choices=conventions)
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

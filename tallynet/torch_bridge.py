@@ -93,3 +93,22 @@ def optimizer(rule, params, learning_rate=None):
     if rule == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8)
     return torch.optim.SGD(params, lr=lr, momentum=0.9 if rule == "sgd_momentum" else 0)
+
+
+def function_module(name, forward, params=None):
+    """An ``nn.Module`` named ``name`` computing ``forward(x, *parameters)``, holding ``params``
+    (``{name: tensor}``, in that order) as its parameters: the twin of a layer that PyTorch
+    writes as a tensor operation (``x.permute``, ``torch.matmul``) rather than a module."""
+    torch = _torch()
+    names = list(params or {})
+
+    class Function(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for key in names:
+                self.register_parameter(key, torch.nn.Parameter(params[key].clone()))
+
+        def forward(self, x):
+            return forward(x, *(getattr(self, key) for key in names))
+    Function.__name__ = Function.__qualname__ = name
+    return Function()

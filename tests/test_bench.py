@@ -44,9 +44,22 @@ def test_bench_checks_the_pytorch_twin_gives_the_same_first_loss(capsys):
     assert rounds["min"] <= rounds["median"] <= rounds["max"]
     assert r["loss_match"] is True
     assert r["first_step_loss"]["tallynet"] == pytest.approx(r["first_step_loss"]["pytorch"], rel=1e-4)
-    for kind in ("step", "forward"):
-        assert r[f"ratio_{kind}"] == pytest.approx(r["tallynet"][kind]["median_ms"] / r["pytorch"][kind]["median_ms"],
-                                                   rel=1e-2)
+    for reference, suffix in (("pytorch", ""), ("pytorch-channels-last", "_channels_last")):
+        # PyTorch runs twice, in NCHW and in channels_last memory: the same network, the same loss
+        assert r["first_step_loss"]["tallynet"] == pytest.approx(r["first_step_loss"][reference], rel=1e-4)
+        for kind in ("step", "forward"):
+            assert r[f"ratio_{kind}{suffix}"] == pytest.approx(
+                r["tallynet"][kind]["median_ms"] / r[reference][kind]["median_ms"], rel=1e-2)
+    assert "NCHW and channels_last" in out
+
+
+def test_bench_times_pytorch_in_nchw_only_when_asked_or_for_vectors(capsys):
+    pytest.importorskip("torch")
+    for args in ((SPEC, "--no-channels-last"), ("benchmarks/fcnet-3072.yaml",)):
+        code, out, _ = _run(capsys, *args, "--batch", "2", "--repeats", "1", "--rounds", "1")
+        assert code == 0
+        r = json.loads(out.splitlines()[-1])["results"][0]
+        assert "pytorch" in r and "pytorch-channels-last" not in r and "ratio_step_channels_last" not in r
 
 
 def test_bench_refuses_to_compare_different_networks(capsys, monkeypatch):
@@ -62,6 +75,9 @@ def test_bench_refuses_to_compare_different_networks(capsys, monkeypatch):
     assert code == 1
     assert "MISMATCH" in out and "compare different networks" in err
     assert bench_module.losses_match({"tallynet": 2.3, "pytorch": 2.3 + 1e-5}, dropout=False) is True
+    # every PyTorch run is compared, the channels_last one too
+    assert bench_module.losses_match({"tallynet": 2.3, "pytorch": 2.3, "pytorch-channels-last": 2.9},
+                                     dropout=False) is False
 
 
 def test_bench_does_not_compare_losses_through_dropout(capsys):

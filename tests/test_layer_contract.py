@@ -27,10 +27,11 @@ import pytest
 from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, Concat, Conv2d,
-                             ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm, Hardsigmoid,
-                             Hardswish, Layer, LayerNorm, LeakyReLU, MaxPool2d, Mul, ReLU, ReLU6, Sigmoid, SiLU, Tanh,
-                             Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, ClassToken, Concat,
+                             Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm,
+                             Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, Matmul, MaxPool2d, Mul,
+                             MultiheadAttention, Permute, PosEmbedding, ReLU, ReLU6, Reshape, Select, Sigmoid, SiLU,
+                             Softmax, Tanh, Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint, Saved, TorchFootprint
 from tallynet.layers.conv import OneDNNTwin
@@ -124,6 +125,25 @@ CASES = [
     ("mul-channel-scale", Mul, [(2, 3, 4, 5), (2, 3)]),
     ("mul-broadcast-4d", Mul, [(2, 3, 4, 5), (2, 3, 1, 1)]),
     ("mul-elementwise", Mul, [(3, 4), (3, 4)]),
+    # a vision transformer's layers, on (N, L, D) tokens
+    ("affine-tokens", lambda: Affine(6, flatten=False), (2, 5, 4)),
+    ("affine-features-no-flatten", lambda: Affine(3, flatten=False), (4, 5)),
+    ("layernorm-tokens", lambda: LayerNorm(eps=1e-6), (2, 5, 6)),
+    ("gelu-tokens", GELU, (2, 5, 6)),
+    ("softmax-tokens", Softmax, (2, 5, 7)),
+    ("softmax-scores-4d", Softmax, (2, 3, 4, 4)),
+    ("matmul", Matmul, [(2, 3, 4), (2, 4, 5)]),
+    ("matmul-heads-4d", Matmul, [(2, 3, 5, 2), (2, 3, 2, 5)]),
+    ("reshape-image-to-tokens", lambda: Reshape([3, -1]), (2, 3, 4, 5)),
+    ("reshape-tokens", lambda: Reshape([4, 3, 2]), (2, 6, 4)),
+    ("permute", lambda: Permute([1, 0]), (2, 3, 5)),
+    ("permute-4d", lambda: Permute([2, 0, 1]), (2, 3, 4, 5)),
+    ("select-class-token", lambda: Select(0), (3, 5, 4)),
+    ("select-axis1", lambda: Select(2, axis=1), (2, 3, 4)),
+    ("class_token", ClassToken, (3, 4, 5)),
+    ("pos_embedding", PosEmbedding, (3, 4, 5)),
+    ("multihead_attention", lambda: MultiheadAttention(2), (2, 5, 8)),
+    ("multihead_attention-one-head-batch1", lambda: MultiheadAttention(1), (1, 4, 3)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -314,21 +334,23 @@ def test_torch_saved_is_what_autograd_saves(label, make, shape):
     assert all(isinstance(t, Saved) for t in stated), label
     # a tensor of its own is known by its size and dtype; the layer's input, output, parameters and
     # state by name (autograd may save a view of them: a flattened input, a transposed weight)
-    expected = sorted(("" if t.is_extra(_own_names(layer, shape)) else t.name, int(np.prod(t.shape)), t.dtype)
-                      for t in stated)
+    own = _own_names(layer, shape)
+    known = [t.name if t.name.startswith("input") or t.name == "output" or t.name in own else "" for t in stated]
+    expected = sorted((name, int(np.prod(t.shape)), t.dtype) for name, t in zip(known, stated))
     assert sorted((name or "", n, dtype) for name, n, dtype in autograd_saved(layer, shape)) == expected, label
 
 
 @pytest.mark.parametrize("label, make, shape", CASES, ids=IDS)
 def test_measured_torch_memory_matches_torch_saved_and_footprint(label, make, shape):
     pytest.importorskip("torch")
+    from tallynet.cost.torch_memory import saved_bytes
     from tallynet.profile.torch_memory import measure_torch_layer
 
     layer = make()
     shape = _large(shape)
     kept, forward, backward = measure_torch_layer(layer, shape)
     own = _own_names(layer, shape)
-    assert kept == sum(t.nbytes for t in layer.torch_saved(shape, np.float32) if t.is_extra(own)), label
+    assert kept == saved_bytes(layer.torch_saved(shape, np.float32), own), label
     footprint = layer.torch_footprint(shape, 4)
     assert isinstance(footprint, TorchFootprint)
     if isinstance(layer, OneDNNTwin):

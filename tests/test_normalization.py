@@ -364,10 +364,22 @@ def test_layernorm_layer_matches_kernels_in_both_modes(shape, kernel):
 
 @pytest.mark.parametrize("layer", [BatchNorm(), LayerNorm()])
 def test_layers_reject_wrong_rank(layer):
-    for shape in [(4,), (2, 3, 4), (1, 2, 3, 4, 5)]:
+    tokens = layer.kind == "layernorm"  # layernorm takes (N, L, D) tokens too, over their last axis
+    for shape in [(4,), (1, 2, 3, 4, 5)] + ([] if tokens else [(2, 3, 4)]):
         _raises(ValueError, str(shape), layer.output_shape, shape)
     params = {"gamma": np.ones(3), "beta": np.zeros(3)}
-    _raises(ValueError, "x must", layer.forward, np.zeros((2, 3, 4)), params, "train")
+    x = np.zeros((2, 3, 4) if not tokens else (1, 2, 3, 4, 5))
+    _raises(ValueError, "x must", layer.forward, x, params, "train")
+
+
+def test_layernorm_of_tokens_normalizes_each_over_its_last_axis():
+    # nn.LayerNorm(D) on (N, L, D): every token by its own mean and variance, gamma along D
+    rng = np.random.default_rng(0)
+    x, gamma, beta = rng.standard_normal((2, 3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    out, _ = LayerNorm(eps=1e-6).forward(x, {"gamma": gamma, "beta": beta})
+    mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-6) * gamma + beta, rtol=1e-12)
+    _raises(ValueError, "gamma", LayerNorm().forward, x, {"gamma": np.ones(3), "beta": np.zeros(3)}, "train")
 
 
 def test_layer_hyperparameter_errors_name_them():

@@ -15,7 +15,7 @@ def example(name):
     return os.path.join(EXAMPLES, name)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in PRESETS if n != "vgg16"))
+@pytest.mark.parametrize("name", sorted(PRESETS))
 def test_example_yaml_equals_preset(name):
     spec = load_spec(example(f"{name}.yaml"))
     assert spec == PRESETS[name]

@@ -15,9 +15,10 @@ module states each count beside the kernel it describes:
                conv twice its forward, affine its two products plus the bias
                sum, batchnorm equal to its forward, ReLU and pooling 1 per
                input element.
-``macs``       multiply-accumulates of convolutions and affine layers only (thop,
-               ptflops, torchvision's tables); backward counts the input- and
-               weight-gradient products, one MAC each per forward MAC.
+``macs``       multiply-accumulates of convolutions, affine layers and products of
+               activations (attention's) only (thop, ptflops, torchvision's tables);
+               backward counts the input- and weight-gradient products, one MAC
+               each per forward MAC (a layer may state its own: ``backward_mac_terms``).
 ``torch``      PyTorch's ``FlopCounterMode``: 2 FLOPs per MAC in convolutions and
                matrix products, nothing else; backward = input gradient + weight
                gradient, 2 FLOPs per MAC each. Like every convention, the layer
@@ -85,7 +86,7 @@ class Macs(Convention):
     each of the input and the weight gradient. ``per_mac`` FLOPs each (1: counted as MACs)."""
 
     name = "macs"
-    description = "multiply-accumulates of convolutions and affine layers only"
+    description = "multiply-accumulates of convolutions, affine layers and matrix products only"
     per_mac = 1
     _BACKWARD = {"backward_input": "input gradient, as many as the forward",
                  "backward_params": "weight gradient, as many as the forward"}
@@ -102,7 +103,11 @@ class Macs(Convention):
         if not macs:
             return {}
         terms = {"forward": [self._scaled(t, t.label) for t in macs]}
-        terms.update({part: [self._scaled(t, label) for t in macs] for part, label in self._BACKWARD.items()})
+        backward = layer.backward_mac_terms(input_shape)
+        if backward is None:
+            terms.update({part: [self._scaled(t, label) for t in macs] for part, label in self._BACKWARD.items()})
+        else:
+            terms.update({part: [self._scaled(t, t.label) for t in ts] for part, ts in backward.items()})
         return terms
 
 

@@ -43,6 +43,11 @@ def fmt_flops_unit(n):
     return f"{text}FLOPs" if text.endswith((" M", " G")) else f"{text} FLOPs"
 
 
+def fmt_ratio(r):
+    """3.94 -> '×3.94', 0.1447 -> '÷6.91': "6.9 times fewer" reads better than ×0.14."""
+    return f"×{r:.2f}" if r >= 1 or r == 0 else f"÷{1 / r:.2f}"
+
+
 def fmt_shape(shape):
     """(32, 3, 32, 32); a merge's list of input shapes joined with ' + '."""
     if isinstance(shape, list):
@@ -52,7 +57,7 @@ def fmt_shape(shape):
 
 def _header(s):
     t = s.totals()
-    return (f"**{s.name}**: batch {s.batch}, {s.dtype.name}, convention `{s.convention.name}` "
+    return (f"**{s.name}**: batch {s.batch}, {s.precision}, convention `{s.convention.name}` "
             f"({s.convention.description}); optimizer {s.optimizer}; memory model `{s.memory.name}` "
             f"({s.memory.description}). "
             f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
@@ -190,7 +195,7 @@ def to_rich_table(s):
     from rich.table import Table
 
     t = s.totals()
-    table = Table(title=f"{s.name} — batch {s.batch}, {s.dtype.name}, convention {s.convention.name}, "
+    table = Table(title=f"{s.name} — batch {s.batch}, {s.precision}, convention {s.convention.name}, "
                         f"memory model {s.memory.name}",
                   caption=(f"params {t['params']:,}  |  activations {fmt_bytes(t['activation_bytes'])}  |  "
                            f"peak (est., {s.memory.description}) {fmt_bytes(t['peak_bytes_estimate'])}  |  forward "

@@ -120,7 +120,7 @@ def replay(nodes, base, loss, frees_saved=False):
             continue
         size, freeable = pending.pop(i)
         backward = max(backward, alive + n.footprint.training_backward_peak(n.training_pass))
-        if n.footprint.is_view or n.footprint.grads_are_views:
+        if (n.footprint.is_view and not n.footprint.dx_allocated) or n.footprint.grads_are_views:
             # each dx is a view of dout: the first input's carries its buffer on
             alive += 0 if n.footprint.is_view else n.param_bytes
             gradients = [(j, b, freeable and k == 0) for k, (j, b) in enumerate(zip(n.inputs, n.input_bytes))]

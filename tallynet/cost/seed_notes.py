@@ -11,7 +11,8 @@ model, except the figures the seeds state, which are quoted in
 from ..models.presets import PRESETS
 from ..models.spec import build_layers
 from .conventions import EXACT, WALKTHROUGH
-from .render import fmt_bytes, fmt_flops
+from .analysis import WhatIf, conv_macs, fully_connected_alternative, percent_change
+from .render import fmt_bytes, fmt_flops, fmt_flops_unit
 from .summary import blocks, summary
 
 
@@ -82,6 +83,80 @@ def _seed001_notes(network_summary):
     ]
 
 
+#: seed 001's closing claims about its CNN ("Analysis and Insights"), quoted, and the figure each states
+SEED001_CLAIMS = {
+    "fc": ("a single FC layer from 32×32×3 flattened input to 128 features would require 393,344 parameters",
+           393_344),
+    "backward": ("Backward pass requires approximately 2× the FLOPs of the forward pass", 2),
+    "adam": ("For Adam optimizer, multiply memory by ~3×", 3),
+    "depthwise": ("Depthwise separable convolutions: Can reduce FLOPs by 8-9×", (8, 9)),
+    "mixed": ("Mixed precision training: Use FP16 instead of FP32 → 2× memory reduction", 2),
+    "input": ("Doubling input resolution (32×32 → 64×64): 4× memory, 4× FLOPs", 4),
+    "channels": ("Doubling channels at each layer: 4× parameters, 4× FLOPs", 4),
+    "block": ("Adding one more conv block: +~300M FLOPs, +~74K parameters", (300e6, 74e3)),
+}
+
+#: how far a computed figure may lie from an approximate claim ("~3×", "+~300M") and still bear it out
+CLAIM_TOLERANCE = 0.1
+
+
+def _verdict(value, claimed):
+    """``**holds**`` when ``value`` is within :data:`CLAIM_TOLERANCE` of ``claimed`` (a figure or a range)."""
+    low, high = claimed if isinstance(claimed, tuple) else (claimed, claimed)
+    holds = low * (1 - CLAIM_TOLERANCE) <= value <= high * (1 + CLAIM_TOLERANCE)
+    return "**holds**" if holds else "**does not hold**"
+
+
+def _seed001_claim_notes(network_summary):
+    """Seed 001's closing claims, each against the figure the analysis computes (at seed 001's settings)."""
+    w = WhatIf(PRESETS["seed-cnn"], batch=32, convention=WALKTHROUGH, dtype="float32")
+    x = WhatIf(PRESETS["seed-cnn"], batch=32, convention=EXACT, dtype="float32")
+    claims = {key: (f'*"{quote}"*', claimed) for key, (quote, claimed) in SEED001_CLAIMS.items()}
+    t, adam, block = w.totals(), w.totals("optimizer=adam"), w.totals("blocks=+1")
+    fc = fully_connected_alternative(w.summary())[2]
+    adam_params = (adam["param_bytes"] + adam["optimizer_state_bytes"]) / adam["param_bytes"]
+    macs = conv_macs(w.summary("depthwise", convention="macs")) / conv_macs(w.summary(convention="macs"))
+    every, first_kept = (1 / x.ratio("forward_flops", v) for v in ("depthwise", "depthwise=keep-first"))
+    mixed = 1 / w.ratio("peak_bytes_estimate", "mixed")
+    memory, peak, flops = (w.ratio(k, "input=3x64x64") for k in ("activation_bytes", "peak_bytes_estimate",
+                                                                 "forward_flops"))
+    params, channel_flops = w.ratio("params", "width=2"), w.ratio("forward_flops", "width=2")
+    block_flops, block_params = block["forward_flops"] - t["forward_flops"], block["params"] - t["params"]
+    s = w.summary()
+    conv3 = [l for l in s.layers if l.type == "conv"][-1]
+    (fc_quote, fc_claim), (bwd_quote, bwd_claim), (adam_quote, adam_claim), (dw_quote, dw_claim), \
+        (mixed_quote, mixed_claim), (input_quote, input_claim), (width_quote, width_claim), \
+        (block_quote, (flops_claim, params_claim)) = claims.values()
+    return [
+        "### Seed 001's analysis, checked",
+        "Seed 001 ends with claims about this CNN; the Analysis and Insights above computes each (batch 32, "
+        "float32, `walkthrough` unless stated). Where one does not hold, both figures:",
+        f"- {fc_quote}: {_n(fc)} parameters, {_verdict(fc, fc_claim)}.",
+        f"- {bwd_quote}: {t['backward_forward_ratio']:.2f}, {_verdict(t['backward_forward_ratio'], bwd_claim)}.",
+        f"- {adam_quote}: the parameters' memory with Adam's two moments ×{adam_params:.2f}, "
+        f"{_verdict(adam_params, adam_claim)}; a training step's memory, its peak, goes from "
+        f"{fmt_bytes(t['peak_bytes_estimate'])} to {fmt_bytes(adam['peak_bytes_estimate'])}: "
+        f"**{percent_change(adam['peak_bytes_estimate'] / t['peak_bytes_estimate'])}** "
+        f"(×{adam['peak_bytes_estimate'] / t['peak_bytes_estimate']:.2f}), "
+        f"{_verdict(adam['peak_bytes_estimate'] / t['peak_bytes_estimate'], adam_claim)}.",
+        f"- {dw_quote}: the convolutions' multiply-accumulates ÷{1 / macs:.2f}, {_verdict(1 / macs, dw_claim)}; "
+        f"the whole network's forward FLOPs (`exact`) only **÷{every:.2f}** with every convolution replaced and "
+        f"**÷{first_kept:.2f}** with the first kept standard (under `walkthrough` "
+        f"÷{1 / w.ratio('forward_flops', 'depthwise'):.2f} and ÷{1 / w.ratio('forward_flops', 'depthwise=keep-first'):.2f}"
+        f"), {_verdict(every, dw_claim)}: batchnorm, ReLU and pooling do not shrink.",
+        f"- {mixed_quote}: the step's peak ÷{mixed:.2f}, {_verdict(mixed, mixed_claim)}.",
+        f"- {input_quote}: activations ×{memory:.2f}, the step's peak ×{peak:.2f}, forward FLOPs ×{flops:.2f}, "
+        f"{_verdict(min(memory, peak, flops), input_claim)}.",
+        f"- {width_quote}: parameters ×{params:.2f}, forward FLOPs ×{channel_flops:.2f} (Conv1 reads the "
+        f"{s.input_shape[1]} input channels, the classifier writes {s.layers[-1].output_shape[1]} classes), "
+        f"{_verdict(min(params, channel_flops), width_claim)}.",
+        f"- {block_quote}: a fourth block of {conv3.layer.filters * 2} filters adds "
+        f"{fmt_flops_unit(block_flops)}, {_verdict(block_flops, flops_claim)}, but **{_n(block_params)}** "
+        f"parameters, not ~74K: {_verdict(block_params, params_claim)} (74K is Conv3's {_n(conv3.params)}, the "
+        "third block's convolution).",
+    ]
+
+
 def _homework_notes(network_summary):
     """Seed 003's Q1: why its 264,600 additions are 17,052 short of what the convolution executes."""
     s = summary(PRESETS["homework3-q1"], batch=1, convention=EXACT, dtype="float32")
@@ -113,11 +188,11 @@ def _homework_notes(network_summary):
 
 
 #: the presets that are a seed's network, with the notes their walkthrough gets
-NOTES = {"seed-cnn": _seed001_notes, "homework3-q1": _homework_notes}
+NOTES = {"seed-cnn": (_seed001_notes, _seed001_claim_notes), "homework3-q1": (_homework_notes,)}
 
 
 def seed_notes(s):
     """The notes for summary ``s`` when its network is one of the seeds' (else [])."""
-    return [line for name, notes in NOTES.items() if _matches_preset(s, name) for line in notes(s)]
+    return [line for name, notes in NOTES.items() if _matches_preset(s, name) for note in notes for line in note(s)]
 
 

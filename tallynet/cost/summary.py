@@ -28,8 +28,18 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
   beside all parameters and gradients (:data:`tallynet.optim.UPDATE_TEMPORARIES`),
   which is the peak of a step for a wide fully connected net.
 
+- mixed precision (``master_dtype`` float32 beside a 16-bit ``dtype``, as PyTorch's autocast
+  trains): parameters, their gradients, running statistics and the optimizer state are of the
+  master dtype, everything else 16-bit; autocast's 16-bit copies of the weights (the casts it
+  caches for the forward pass, which the backward's saved tensors keep) are alive from the
+  forward pass to the end of the backward pass.
+
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
+
+That is the memory model ``tallynet`` (the default): the replay itself is
+:func:`tallynet.cost.replay.replay`, which ``memory="torch"`` runs too, for a PyTorch CPU
+training step of the same network (:mod:`tallynet.cost.torch_memory`).
 
 Left out: L2 regularization's gradient additions, arrays of the size of a
 channel or a sample, NumPy's iteration buffers (tens of KB per operation and
@@ -44,7 +54,7 @@ import numpy as np
 
 from .. import optim
 from ..counts import LayerFlops, Ops
-from ..dtypes import DTYPES
+from ..dtypes import cost_dtype
 from ..layers._checks import check_choice, check_int
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
@@ -195,15 +205,16 @@ class Summary(Rendered):
     """
 
     def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax",
-                 names=None, memory=TALLYNET):
+                 names=None, master_dtype=None, memory=TALLYNET):
         self.name = name or "network"
         self.loss = loss
         self.memory = memory
         self.batch = batch
         self.convention = convention
-        self.dtype = np.dtype(dtype)
+        self.dtype = cost_dtype(dtype)  # of the activations, their gradients and the caches
+        self.master_dtype = cost_dtype(master_dtype or self.dtype)  # of the parameters, gradients, optimizer state
         self.optimizer = optimizer
-        itemsize = self.dtype.itemsize
+        itemsize, param_itemsize = self.dtype.itemsize, self.master_dtype.itemsize
         in_shapes, out_shapes = node_shapes(nodes, input_shape, batch)
         self.input_shape = (int(batch),) + tuple(input_shape)
         self.layers = []
@@ -217,16 +228,30 @@ class Summary(Rendered):
                 index=i, name=name, type=layer.kind, layer=layer, inputs=tuple(inputs),
                 input_shape=in_shape, output_shape=out_shape,
                 params=params, state=sum(_count(s) for s in layer.state_shapes(in_shape).values()),
-                param_bytes=params * itemsize,
+                param_bytes=params * param_itemsize,
                 activation_bytes=_count(out_shape) * itemsize,
                 cache_bytes=kept,
                 input_grad_bytes=sum(_count(s) for s in input_list(in_shape)) * itemsize,
                 flops=convention.flops(layer, in_shape),
                 footprint=footprint,
                 largest_param_bytes=max((_count(s) for s in layer.param_shapes(in_shape).values()), default=0)
-                * itemsize,
+                * param_itemsize,
                 training_pass=passes[i],
             ))
+
+    @property
+    def precision(self):
+        """``float32``; ``mixed float16 (float32 master weights)`` for mixed-precision training."""
+        if self.master_dtype == self.dtype:
+            return self.dtype.name
+        return f"mixed {self.dtype.name} ({self.master_dtype.name} master weights)"
+
+    @property
+    def weight_copy_bytes(self):
+        """Bytes of mixed precision's 16-bit copies of the weights (0 when there is one dtype)."""
+        if self.master_dtype == self.dtype:
+            return 0
+        return sum(l.params for l in self.layers) * self.dtype.itemsize
 
     @property
     def is_graph(self):
@@ -259,7 +284,8 @@ class Summary(Rendered):
             "trainable_params": params,
             "non_trainable_params": sum(l.state for l in L),
             "param_bytes": param_bytes,
-            "state_bytes": sum(l.state for l in L) * self.dtype.itemsize,
+            "state_bytes": sum(l.state for l in L) * self.master_dtype.itemsize,
+            "weight_copy_bytes": self.weight_copy_bytes,
             "activation_bytes": activation_bytes,
             "input_grad_bytes": sum(l.input_grad_bytes for l in L),
             "cache_bytes": cache_bytes,
@@ -305,11 +331,12 @@ class Summary(Rendered):
         """
         L = self.layers
         param_bytes = sum(l.param_bytes for l in L)
-        base = (param_bytes + sum(l.state for l in L) * self.dtype.itemsize
+        base = (param_bytes + sum(l.state for l in L) * self.master_dtype.itemsize
                 + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.memory.batch_bytes(self))
         nodes = [NodeMemory(l.inputs, l.activation_bytes, l.cache_bytes, l.footprint, l.param_bytes,
                             self.input_sizes(l), l.training_pass) for l in L]
-        peaks = replay(nodes, base, self.memory.loss(self.loss), self.memory.frees_saved)
+        # mixed precision's weight copies live through forward and backward; the update runs without them
+        peaks = replay(nodes, base + self.weight_copy_bytes, self.memory.loss(self.loss), self.memory.frees_saved)
         return {**peaks, "update": base + param_bytes + self.memory.update_temporaries(self)}
 
     def input_sizes(self, l):
@@ -329,7 +356,8 @@ class Summary(Rendered):
     def as_dict(self):
         return {
             "name": self.name, "convention": self.convention.name, "batch": self.batch,
-            "dtype": self.dtype.name, "optimizer": self.optimizer, "memory": self.memory.name,
+            "dtype": self.dtype.name, "master_dtype": self.master_dtype.name, "optimizer": self.optimizer,
+            "memory": self.memory.name,
             "input_shape": list(self.input_shape),
             "layers": [l.as_dict() for l in self.layers],
             "totals": self.totals(),
@@ -350,39 +378,51 @@ class Summary(Rendered):
         return console.file.getvalue().rstrip()
 
 
-def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", memory="tallynet"):
+def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", master_dtype=None,
+            memory="tallynet"):
     """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
     - convention: a name in :data:`tallynet.cost.CONVENTIONS` (``"exact"``, ``"walkthrough"``,
       ``"macs"``, ``"torch"``) or a Convention object
-    - dtype: a name in :data:`tallynet.dtypes.DTYPES` (default: the model's); changes the bytes
+    - dtype: a name in :data:`tallynet.dtypes.COST_DTYPES` (default: the model's); changes the bytes
+    - master_dtype: the dtype of the parameters, their gradients and the optimizer state when it
+      differs from ``dtype``: ``dtype="float16", master_dtype="float32"`` is mixed-precision
+      training as PyTorch's autocast holds it (see the module docstring)
     - optimizer: a rule of :mod:`tallynet.optim` (``"sgd"``, ``"momentum"``, ``"rmsprop"``,
       ``"adam"``, ...): sizes the optimizer state and the update's temporaries
     - memory: the memory model of the caches and the peak (:data:`MEMORY_MODELS`): ``"tallynet"``
       for tallynet's own kernels, ``"torch"`` for a PyTorch CPU training step of the same network
     """
-    from ..models.presets import resolve_spec
-    from ..models.sequential import Sequential
-
     optimizer = optim.rule_name(optimizer)
     convention = get_convention(convention)
     memory = get_memory_model(memory)
+    nodes, names, input_shape, about = network_nodes(network)
+    loss = check_choice("loss", about["loss"], tuple(LOSS_ARRAYS))
+    dtype = cost_dtype(dtype or about["dtype"]).name
+    master_dtype = None if master_dtype is None else cost_dtype(master_dtype).name
+    batch = check_int("batch", about["batch"] if batch is None else batch, 1)  # 2.5 is refused, not truncated
+    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=about["name"], loss=loss,
+                   names=names, master_dtype=master_dtype, memory=memory)
+
+
+def network_nodes(network):
+    """``(nodes, names, input_shape, about)`` of a model object, a spec dict, a YAML spec path or a
+    preset name, with no parameter allocated: what the cost model walks. ``names`` are a graph's
+    node names (None for a chain); ``about`` holds the network's ``name``, ``dtype``, ``batch`` and
+    ``loss``."""
+    from ..models.presets import resolve_spec
+    from ..models.sequential import Sequential
+
     network = resolve_spec(network)
     if hasattr(network, "layers") and hasattr(network, "input_shape"):
         nodes, input_shape = getattr(network, "nodes", None) or chain(network.layers), network.input_shape
         names = None if isinstance(network, Sequential) else getattr(network, "node_names", None)
-        default_dtype, default_batch = np.dtype(network.dtype).name, getattr(network, "batch", 32)
-        name = getattr(network, "name", None) or type(network).__name__
-        loss = getattr(network, "loss_name", "softmax")
+        about = {"name": getattr(network, "name", None) or type(network).__name__,
+                 "dtype": np.dtype(network.dtype).name, "batch": getattr(network, "batch", 32),
+                 "loss": getattr(network, "loss_name", "softmax")}
     else:
         nodes, names, input_shape, spec = build_nodes(network)
-        default_dtype, default_batch, name = spec.get("dtype", "float32"), spec.get("batch", 32), spec.get("name")
-        loss = spec.get("loss", "softmax")
-    check_choice("loss", loss, tuple(LOSS_ARRAYS))
-    dtype = np.dtype(dtype or default_dtype).name
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    batch = check_int("batch", default_batch if batch is None else batch, 1)  # 2.5 is refused, not truncated
-    return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=name, loss=loss, names=names,
-                   memory=memory)
+        about = {"name": spec.get("name"), "dtype": spec.get("dtype", "float32"), "batch": spec.get("batch", 32),
+                 "loss": spec.get("loss", "softmax")}
+    return nodes, names, tuple(input_shape), about

@@ -53,6 +53,12 @@ LOSSES = {"softmax": LossMemory(forward=1, kept=1, backward=2, keeps_scores=Fals
 UPDATE_TEMPORARIES = {"sgd": 0, "sgd_momentum": 0, "rmsprop": 1, "adam": 2}
 
 
+def saved_bytes(saved, own):
+    """Bytes of the saved tensors of their own (:meth:`Saved.is_extra`); ``own``: the layer's
+    parameter and state names."""
+    return sum(t.nbytes for t in saved if t.is_extra(own))
+
+
 class TorchMemory(MemoryModel):
     """A PyTorch CPU training step of the twin (see the module docstring)."""
 
@@ -69,10 +75,10 @@ class TorchMemory(MemoryModel):
         peaks = layer.torch_footprint(input_shape, dtype.itemsize)
         footprint = Footprint(forward_peak=peaks.forward_peak, backward_peak=peaks.backward_peak,
                               param_backward_peak=peaks.param_backward_peak, is_view=peaks.is_view,
-                              grads_are_views=peaks.grads_are_views,
+                              grads_are_views=peaks.grads_are_views, dx_allocated=peaks.dx_allocated,
                               keeps_input=any(t.name.startswith("input") for t in saved),
                               keeps_output=any(t.name == "output" for t in saved))
-        return sum(t.nbytes for t in saved if t.is_extra(own)), footprint
+        return saved_bytes(saved, own), footprint
 
     def saved_line(self, layer, input_shape, dtype, training_pass):
         saved = [] if training_pass == "none" else layer.torch_saved(input_shape, dtype)
@@ -91,7 +97,7 @@ class TorchMemory(MemoryModel):
         """The largest of k p_i + p_{i-1} over the parameters in order (k temporaries of parameter
         i, and the one of the parameter before still bound), 0 for the in-place rules."""
         k = UPDATE_TEMPORARIES[s.optimizer]
-        sizes = [int(np.prod(shape)) * s.dtype.itemsize for l in s.layers
+        sizes = [int(np.prod(shape)) * s.master_dtype.itemsize for l in s.layers
                  for shape in l.layer.param_shapes(l.input_shape).values()]
         return max((k * p + (before if k else 0) for p, before in zip(sizes, [0] + sizes)), default=0)
 

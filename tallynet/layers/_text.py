@@ -22,11 +22,13 @@ def times(items):
 
 
 def dims_symbol(shape):
-    """Symbols for the dimensions of an activation: N C H W, N D, or N D_1 ... D_k."""
+    """Symbols for the dimensions of an activation: N C H W, N D, tokens N L D, or N D_1 ... D_k."""
     if len(shape) == 4:
         return ["N", "C", "H", "W"]
     if len(shape) == 2:
         return ["N", "D"]
+    if len(shape) == 3:
+        return ["N", "L", "D"]
     return ["N"] + [f"D_{i}" for i in range(1, len(shape))]
 
 

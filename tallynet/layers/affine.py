@@ -1,4 +1,5 @@
-"""Affine (fully connected) layer: out = x.reshape(N, D) @ w + b."""
+"""Affine (fully connected) layer: out = x.reshape(N, D) @ w + b; or, with ``flatten: false``, over
+the last axis of (N, L, D) tokens as PyTorch's ``nn.Linear``: out = x @ w + b for every token."""
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def affine_param_grads(dout, cache):
 
 
 class Affine(Layer):
-    """Fully connected layer with ``units`` outputs; flattens its input."""
+    """Fully connected layer with ``units`` outputs. It flattens its input (N, d_1, ..., d_k) to
+    (N, D); with ``flatten=False`` it applies to the last axis of (N, D) or (N, L, D) instead
+    (``nn.Linear`` on tokens): the L N rows share the weights, computed as one (L N, D) product."""
 
     kind = "affine"
     param_names = ("W", "b")
@@ -78,17 +81,24 @@ class Affine(Layer):
                              "both matrix products at 2 per MAC, plus the bias sum (1 per output gradient)"),
              "exact": (r"$D_{in}$ mul, $D_{in} - 1$ add, 1 bias add per output", "two matrix products and the bias sum")}
 
-    def __init__(self, units, name=None):
+    def __init__(self, units, flatten=True, name=None):
         super().__init__(name)
         self.units = check_int("units", units, 1)
+        if not isinstance(flatten, bool):
+            raise TypeError(f"flatten must be true or false, got {flatten!r}")
+        self.flatten = flatten
 
     def output_shape(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f"affine: input must have a batch and a feature dimension, got shape {tuple(input_shape)}")
-        return (input_shape[0], self.units)
+        if self.flatten:
+            return (input_shape[0], self.units)
+        if len(input_shape) > 3:  # a channel-major image would be copied to rows: flatten it, or make tokens
+            raise ValueError(f"affine with flatten: false takes (N, D) or (N, L, D), got shape {tuple(input_shape)}")
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def param_shapes(self, input_shape):
-        D = int(np.prod(input_shape[1:]))
+        D = self._sizes(input_shape)[1]
         return {"W": (D, self.units), "b": (self.units,)}
 
     def init_params(self, input_shape, rng, weight_scale, dtype):
@@ -100,20 +110,31 @@ class Affine(Layer):
         }
 
     def forward(self, x, params, mode="train"):
-        return affine_forward(x, params["W"], params["b"])
+        if self.flatten:
+            return affine_forward(x, params["W"], params["b"])
+        check_float_array("x", x, min_ndim=2)
+        out, cache = affine_forward(x.reshape(-1, x.shape[-1]), params["W"], params["b"])  # tokens as rows
+        return out.reshape(x.shape[:-1] + (self.units,)), cache
+
+    def _rows(self, dout):
+        """dout as the (rows, M) matrix the kernels take (tokens as rows without flatten)."""
+        return dout if self.flatten else dout.reshape(-1, dout.shape[-1])
 
     def backward(self, dout, cache):
-        dx, dw, db = affine_backward(dout, cache)
-        return dx, {"W": dw, "b": db}
+        dx, dw, db = affine_backward(self._rows(dout), cache)
+        return (dx if self.flatten else dx.reshape(dout.shape[:-1] + (-1,))), {"W": dw, "b": db}
 
     def param_grads(self, dout, cache):
-        dw, db = affine_param_grads(dout, cache)
+        dw, db = affine_param_grads(self._rows(dout), cache)
         return {"W": dw, "b": db}
 
     # --- cost, from shapes alone: x (N, D) @ W (D, M) + b, then dout @ W.T, x.T @ dout and
-    # a sum over the batch
+    # a sum over the batch; without flatten, the rows are the N L tokens (N below)
     def _sizes(self, input_shape):
-        return input_shape[0], int(np.prod(input_shape[1:])), self.units
+        self.output_shape(input_shape)  # checks the rank
+        if self.flatten:
+            return input_shape[0], int(np.prod(input_shape[1:])), self.units
+        return int(np.prod(input_shape[:-1])), input_shape[-1], self.units
 
     def exact_terms(self, input_shape):
         N, D, M = self._sizes(input_shape)
@@ -169,11 +190,13 @@ class Affine(Layer):
 
     # --- the walkthrough's prose ----------------------------------------------------------
     def describe(self, input_shape):
-        return f"Fully Connected ({n(self._sizes(input_shape)[1])} → {n(self.units)})"
+        per_token = "" if self.flatten or len(input_shape) == 2 else ", per token"
+        return f"Fully Connected ({n(self._sizes(input_shape)[1])} → {n(self.units)}{per_token})"
 
     def given_lines(self, input_shape):
         N, D, M = self._sizes(input_shape)
-        flat = "" if len(input_shape) == 2 else f" (flattened to $({N}, {D})$)"
+        flat = "" if len(input_shape) == 2 else (f" (flattened to $({N}, {D})$)" if self.flatten else
+                                                 f" (each of the $N L = {n(N)}$ tokens, as the rows $N$)")
         return [f"- **Input features**: $D_{{in}} = {n(D)}${flat}", f"- **Output features**: $D_{{out}} = {n(M)}$",
                 "- **Operation**: $y = xW + b$"]
 
@@ -186,9 +209,10 @@ class Affine(Layer):
 
     def to_torch(self, input_shape, params, nn):
         # tallynet keeps W as (D, M) for x @ W; Linear's weight is (M, D)
-        m = nn.Linear(int(np.prod(input_shape[1:])), self.units)
+        m = nn.Linear(self._sizes(input_shape)[1], self.units)
         m.weight.data, m.bias.data = params["W"].T.contiguous(), params["b"]
-        return [nn.Flatten(), m]
+        return [nn.Flatten(), m] if self.flatten else [m]
 
     def config(self):
-        return {"units": self.units}
+        # flatten appears only when false: the canonical specs of existing models (and checkpoints) stay as they were
+        return {"units": self.units} if self.flatten else {"units": self.units, "flatten": False}

@@ -156,6 +156,14 @@ class Layer:
         a list of terms of kind ``mac``; ``[]`` for a layer without any."""
         raise _not_stated(self, "its multiply-accumulates (the 'macs' and 'torch' conventions)", "mac_terms")
 
+    def backward_mac_terms(self, input_shape):
+        """The backward pass's multiply-accumulates, ``{"backward_input" | "backward_params": [Term]}``
+        of kind ``mac``; ``None`` (the default): one product for the input gradient and one for the
+        weight gradient, each as many MACs as the forward (a convolution, an affine layer). A layer
+        whose products differ says so: a product of two activations has two input gradients and
+        no weight gradient; attention's weight gradients need the products between activations."""
+        return None
+
     def cache_bytes(self, input_shape, itemsize):
         """Bytes of the arrays the forward pass allocates and keeps for backward, besides
         its output and the input it references (im2col columns, masks, x_hat, ...)."""
@@ -255,6 +263,8 @@ class Footprint:
     - keeps_output: the cache references the output itself
     - is_view: the output is a view of the input and dx a view of dout (nothing allocated)
     - grads_are_views: each input's dx is a view of dout (a merge's add and concat)
+    - dx_allocated: with is_view, dx is not a view of dout but a new array (PyTorch's select:
+      zeros of the input's shape with dout put in)
     - param_backward_peak: the same as backward_peak for :meth:`Layer.param_grads`, when
       that is cheaper (None: the whole backward pass runs)
 
@@ -271,6 +281,7 @@ class Footprint:
     is_view: bool = False
     param_backward_peak: int = None
     grads_are_views: bool = False
+    dx_allocated: bool = False
 
     def training_backward_peak(self, pass_):
         """The backward peak of the pass a training step runs (see ``training_passes``)."""
@@ -296,11 +307,13 @@ class Saved:
     name: str
     shape: tuple
     dtype: str   # a NumPy dtype name: "float32", "int64"
+    view_of: str = None  # the name of another saved tensor this one is a view of (no bytes of its own)
 
     def is_extra(self, layer_names=()):
         """Whether this is a tensor of its own: not the layer's input or output, nor one of
-        ``layer_names`` (its parameters and state)."""
-        return not (self.name.startswith("input") or self.name == "output" or self.name in layer_names)
+        ``layer_names`` (its parameters and state), nor a view of another saved tensor."""
+        return not (self.name.startswith("input") or self.name == "output" or self.name in layer_names
+                    or self.view_of)
 
     @property
     def nbytes(self):
@@ -337,6 +350,7 @@ class TorchFootprint:
       parameters); None: ``backward_peak``
     - is_view: the output is a view of the input, dx a view of dout (nothing allocated)
     - grads_are_views: each input's gradient is dout itself or a view of it (add, cat)
+    - dx_allocated: with is_view, dx is a new array all the same (select's zeros with dout put in)
 
     Measured with ``torch.profiler`` on float32 (see each class): oneDNN's blocked layouts
     pad the channels to a multiple of 8 or 16, which is taken at the plain size.
@@ -347,6 +361,7 @@ class TorchFootprint:
     param_backward_peak: int = None
     is_view: bool = False
     grads_are_views: bool = False
+    dx_allocated: bool = False
 
 
 def torch_output_then_dx(self, input_shape, itemsize):

@@ -13,6 +13,9 @@ with ``mean`` and the biased ``var`` taken over the *statistics axes*, and
 - spatial layernorm, x (N, C, H, W): over axes (1, 2, 3); gamma, beta (C,)
   (GroupNorm with a single group)
 
+and layernorm of (N, L, D) tokens (a vision transformer's, ``nn.LayerNorm(D)``) is the
+(N, D) one on the (N L, D) rows: each token over its D features, gamma and beta (D,).
+
 so one private pair, :func:`_normalize_forward` / :func:`_normalize_backward`,
 does the work for all of them. The spatial variants reduce over their axes in
 place with ``keepdims`` and broadcast gamma as a (1, C, 1, 1) view, instead of
@@ -75,11 +78,12 @@ def _check_scale_shift(gamma, beta, x):
     return gamma, beta
 
 
-def _check_rank(kind, shape):
-    """Normalization layers take (N, D) or (N, C, H, W)."""
-    if len(shape) not in (2, 4):
+def _check_rank(kind, shape, tokens=False):
+    """Normalization layers take (N, D) or (N, C, H, W); layernorm (``tokens``) also (N, L, D)."""
+    if len(shape) not in ((2, 3, 4) if tokens else (2, 4)):
+        tokens_too = ", (N, L, D)" if tokens else ""
         raise ValueError(
-            f"{kind}: input x must have shape (N, D) or (N, C, H, W), "
+            f"{kind}: input x must have shape (N, D){tokens_too} or (N, C, H, W), "
             f"got shape {tuple(shape)} with {len(shape)} dimensions"
         )
 
@@ -367,17 +371,24 @@ class _ScaleShiftNorm(Layer):
     """What batchnorm and layernorm layers share: rank check, gamma/beta, backward, cost."""
 
     param_names = ("gamma", "beta")
+    #: whether (N, L, D) tokens are taken, normalized over their last axis (layernorm)
+    takes_tokens = False
 
     def __init__(self, eps=1e-5, name=None):
         super().__init__(name)
         self.eps = _check_eps(eps)
 
     def output_shape(self, input_shape):
-        _check_rank(self.kind, input_shape)
+        _check_rank(self.kind, input_shape, self.takes_tokens)
         return tuple(input_shape)
 
+    @staticmethod
+    def scaled_size(input_shape):
+        """c: the entries of gamma and beta, axis 1's size (the last axis's for tokens)."""
+        return input_shape[-1] if len(input_shape) == 3 else input_shape[1]
+
     def param_shapes(self, input_shape):
-        C = self.output_shape(input_shape)[1]
+        C = self.scaled_size(self.output_shape(input_shape))
         return {"gamma": (C,), "beta": (C,)}
 
     def init_params(self, input_shape, rng, weight_scale, dtype):
@@ -386,7 +397,7 @@ class _ScaleShiftNorm(Layer):
 
     def _check_input(self, x):
         check_float_array("x", x)
-        _check_rank(self.kind, x.shape)
+        _check_rank(self.kind, x.shape, self.takes_tokens)
 
     def backward(self, dout, cache):
         dx, dgamma, dbeta = _normalize_backward(dout, cache)
@@ -402,7 +413,7 @@ class _ScaleShiftNorm(Layer):
     def _sizes(self, input_shape):
         self.output_shape(input_shape)  # checks the rank
         n, s = int(np.prod(input_shape)), self.stat_count(input_shape)
-        return n, s, n // s, input_shape[1]
+        return n, s, n // s, self.scaled_size(input_shape)
 
     def exact_terms(self, input_shape):
         n, s, m, c = self._sizes(input_shape)
@@ -524,7 +535,7 @@ class _ScaleShiftNorm(Layer):
                 "values each", f"- **Scale and shift**: $c = {_n(c)}$ entries each", f"- $\\epsilon = {self.eps:g}$"]
 
     def param_lines(self, input_shape, itemsize):
-        c = input_shape[1]
+        c = self.scaled_size(input_shape)
         state = sum(int(np.prod(v)) for v in self.state_shapes(input_shape).values())
         lines = [f"- **Scale ($\\gamma$)**: ${_n(c)}$", f"- **Shift ($\\beta$)**: ${_n(c)}$"]
         if state:
@@ -536,7 +547,8 @@ class _ScaleShiftNorm(Layer):
 
 
 class LayerNorm(_ScaleShiftNorm):
-    """Layer normalization of (N, D) features or of (N, C, H, W) images (one group).
+    """Layer normalization of (N, D) features, of (N, L, D) tokens (each over its last axis, as
+    ``nn.LayerNorm(D)``) or of (N, C, H, W) images (one group).
 
     Train and test mode are the same.
     """
@@ -546,6 +558,7 @@ class LayerNorm(_ScaleShiftNorm):
     group = "Layer Normalization"
     title = "Layer Normalization"
     rule_label = "Layer normalization"
+    takes_tokens = True
     gradient_text = (r"As batchnorm, with the means taken over each sample: "
                      r"$\frac{\partial \mathcal{L}}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}} \left(g - "
                      r"\mathrm{mean}(g) - \hat{x}\, \mathrm{mean}(g \hat{x})\right)$, "
@@ -554,20 +567,25 @@ class LayerNorm(_ScaleShiftNorm):
              "exact": ("statistics, normalization, scale and shift", "closed form, as implemented")}
 
     def stat_count(self, input_shape):
-        return input_shape[0]  # one mean and variance per sample
+        # one mean and variance per sample, or per token
+        return input_shape[0] * input_shape[1] if len(input_shape) == 3 else input_shape[0]
 
     def normalized_over(self, input_shape):
-        return "each sample over all its values"
+        return "each token over its features" if len(input_shape) == 3 else "each sample over all its values"
 
+    # on features and tokens the twin is nn.LayerNorm (native_layer_norm): its statistics are
+    # per row, it saves beta too, and its backward holds nothing of x's size beside dx
     def _torch_backward_scratch(self, input_shape):
-        # on features the twin is nn.LayerNorm, whose backward holds nothing of x's size beside dx
-        return 0 if len(input_shape) == 2 else super()._torch_backward_scratch(input_shape)
+        return super()._torch_backward_scratch(input_shape) if len(input_shape) == 4 else 0
+
+    def _torch_stats_shape(self, input_shape):
+        return super()._torch_stats_shape(input_shape) if len(input_shape) == 4 else tuple(input_shape[:-1]) + (1,)
 
     def torch_saved(self, input_shape, dtype):
-        """As the other normalizations; on features the twin is ``nn.LayerNorm``, whose
+        """As the other normalizations; on features and tokens the twin is ``nn.LayerNorm``, whose
         ``native_layer_norm`` also saves beta (its bias)."""
         beta = [Saved("beta", self.param_shapes(input_shape)["beta"], np.dtype(dtype).name)]
-        return super().torch_saved(input_shape, dtype) + (beta if len(input_shape) == 2 else [])
+        return super().torch_saved(input_shape, dtype) + (beta if len(input_shape) != 4 else [])
 
     def describe(self, input_shape):
         return "LayerNorm"
@@ -575,15 +593,24 @@ class LayerNorm(_ScaleShiftNorm):
     def to_torch(self, input_shape, params, nn):
         # over each sample's features; on images over (C, H, W) with a per-channel scale: GroupNorm(1, C)
         m = nn.GroupNorm(1, input_shape[1], eps=self.eps) if len(input_shape) == 4 else nn.LayerNorm(
-            input_shape[1], eps=self.eps)
+            input_shape[-1], eps=self.eps)
         m.weight.data, m.bias.data = params["gamma"], params["beta"]
         return [m]
 
     def forward(self, x, params, mode="train"):
         self._check_input(x)
         check_choice("mode", mode, MODES)
+        if x.ndim == 3:  # tokens: the (N L, D) rows, normalized as features
+            out, cache = layernorm_forward(x.reshape(-1, x.shape[-1]), params["gamma"], params["beta"], {"eps": self.eps})
+            return out.reshape(x.shape), cache
         kernel = spatial_layernorm_forward if x.ndim == 4 else layernorm_forward
         return kernel(x, params["gamma"], params["beta"], {"eps": self.eps})
+
+    def backward(self, dout, cache):
+        if dout.ndim != 3:
+            return super().backward(dout, cache)
+        dx, grads = super().backward(dout.reshape(-1, dout.shape[-1]), cache)
+        return dx.reshape(dout.shape), grads
 
     def config(self):
         return {"eps": self.eps}

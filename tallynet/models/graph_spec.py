@@ -31,6 +31,9 @@ A node is ``name: TYPE``, ``name: {TYPE: {fields}}`` or ``name: {TYPE: {fields},
 nodes under the dotted names ``name.node``; with ``repeat: n`` (or a list of uses) under
 ``name.k.node``, k = 0, 1, ..., each copy taking the one before; a string ``$ARG`` anywhere in B's nodes is replaced by the
 argument. A node's name is its path: ``layer1.0.conv1``, as torchvision names its modules.
+A use may name its copies otherwise with ``names``, a pattern of their index ``{k}``:
+``layers: {block: encoder_block, repeat: 12, names: "encoder_layer_{k}"}`` makes
+``layers.encoder_layer_0.ln_1`` ... (torchvision's vision transformer).
 
 Refused, naming the node and the block: an unknown input or one that comes later (a
 cycle), a node whose output nothing takes (but the last), a block or argument that does
@@ -121,7 +124,7 @@ class GraphBuilder:
         return scope.names[ref]
 
     def _use_blocks(self, name, uses, scope):
-        if isinstance(uses, dict) and "repeat" not in uses:  # one use: its nodes are name.node
+        if isinstance(uses, dict) and not {"repeat", "names"} & set(uses):  # one use: its nodes are name.node
             block = uses["block"]
             return self._expand(self._instantiate(block, _arguments(uses), scope.where(name)),
                                 _Scope(self, f"{scope.prefix}{name}.", scope.last, block))
@@ -131,12 +134,15 @@ class GraphBuilder:
             if not isinstance(use, dict) or "block" not in use:
                 raise self.error(f"{scope.where(name)}: expected a block use like {{block: basic, repeat: 2}}, "
                                  f"got {use!r}")
-            block, repeat = use["block"], use.get("repeat", 1)
+            block, repeat, names = use["block"], use.get("repeat", 1), use.get("names", "{k}")
             if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
                 raise self.error(f"{scope.where(name)}: 'repeat' must be an integer >= 1, got {repeat!r}")
+            if not isinstance(names, str) or "{k}" not in names or "{" in names.replace("{k}", ""):
+                raise self.error(f"{scope.where(name)}: 'names' must be a pattern of the copies' index {{k}}, "
+                                 f"like 'encoder_layer_{{k}}', got {names!r}")
             nodes = self._instantiate(block, _arguments(use), scope.where(name))
             for _ in range(repeat):
-                inner = _Scope(self, f"{scope.prefix}{name}.{index}.", last, block)
+                inner = _Scope(self, f"{scope.prefix}{name}.{names.format(k=index)}.", last, block)
                 last = self._expand(nodes, inner)
                 index += 1
         return last
@@ -182,8 +188,8 @@ class GraphBuilder:
 
 
 def _arguments(use):
-    """A block use's arguments: everything but ``block`` and ``repeat``."""
-    return {k: v for k, v in use.items() if k not in ("block", "repeat")}
+    """A block use's arguments: everything but ``block``, ``repeat`` and ``names``."""
+    return {k: v for k, v in use.items() if k not in ("block", "repeat", "names")}
 
 
 def _substitute(node, values, block, error):

@@ -16,10 +16,6 @@ def _conv_block(filters):
             "batchnorm", "relu", {"maxpool": {"kernel": 2, "stride": 2}}]
 
 
-def _vgg_stage(filters, convs):
-    return [item for _ in range(convs) for item in ({"conv": {"filters": filters, "kernel": 3, "pad": 1}}, "relu")] + [
-        {"maxpool": {"kernel": 2, "stride": 2}}]
-
 
 PRESETS = {
     # Seed 001: three conv-batchnorm-relu-maxpool blocks, global average pooling, one affine layer.
@@ -51,16 +47,6 @@ PRESETS = {
                    {"affine": {"units": 120}}, "relu", {"affine": {"units": 84}}, "relu", {"affine": {"units": 10}}],
         "loss": "softmax",
     },
-    "vgg16": {
-        "name": "vgg16",
-        "description": "VGG-16 (configuration D) on 224x224 RGB images, 1000 classes",
-        "input": [3, 224, 224],
-        "batch": 1,
-        "layers": _vgg_stage(64, 2) + _vgg_stage(128, 2) + _vgg_stage(256, 3) + _vgg_stage(512, 3) + _vgg_stage(512, 3)
-        + [{"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}},
-           {"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}}, {"affine": {"units": 1000}}],
-        "loss": "softmax",
-    },
 }
 
 
@@ -73,6 +59,18 @@ def resolve_spec(spec):
     if isinstance(spec, str) and spec in PRESETS and not os.path.exists(spec):
         return copy.deepcopy(PRESETS[spec])
     return spec
+
+
+def read_spec(spec):
+    """A preset's or a YAML file's spec as a dict (a dict as it is); a name that is neither is
+    refused, naming the presets."""
+    from .spec import load_spec
+
+    spec = resolve_spec(spec)
+    if isinstance(spec, (str, os.PathLike)) and not os.path.exists(spec):
+        raise ValueError(f"spec {spec!r} is neither a file nor a preset name; expected a YAML spec file or one "
+                         f"of {', '.join(sorted(PRESETS))}")
+    return load_spec(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else spec
 
 
 def with_input(spec, input_shape):

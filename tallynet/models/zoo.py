@@ -85,6 +85,25 @@ def alexnet():
     return _spec("alexnet", "torchvision's AlexNet: 5 convolutions, 6x6 adaptive pooling, 3 linear layers", nodes)
 
 
+# --- VGG (Simonyan and Zisserman 2015), configuration D ---------------------------------------------
+VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+
+def vgg16():
+    """torchvision's VGG-16: 13 3x3 convolutions with biases in 5 stages, each ending in 2x2
+    max pooling, 7x7 adaptive pooling, and 3 linear layers with dropout."""
+    features = []
+    for filters, convs in VGG16_STAGES:
+        features += [_conv(filters, 3, 1, 1, True), "relu"] * convs + [{"maxpool": {"kernel": 2, "stride": 2}}]
+    nodes = [{f"features.{i}": layer} for i, layer in enumerate(features)]
+    nodes.append({"avgpool": {"adaptive_avgpool": {"output_size": 7}}})
+    classifier = [{"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}},
+                  {"affine": {"units": 4096}}, "relu", {"dropout": {"keep": 0.5}}, {"affine": {"units": 1000}}]
+    nodes += [{f"classifier.{i}": layer} for i, layer in enumerate(classifier)]
+    return _spec("vgg16", "torchvision's VGG-16 (configuration D): 13 convolutions, 7x7 adaptive pooling, "
+                 "3 linear layers", nodes)
+
+
 # --- SqueezeNet (Iandola et al. 2016) ---------------------------------------------------------------
 FIRE = {"params": {"squeeze": None, "expand": None},
         "nodes": [{"squeeze": _conv("$squeeze", 1, bias=True)}, {"squeeze_activation": "relu"},
@@ -320,10 +339,45 @@ def resnet20():
     return spec
 
 
+# --- Vision transformer (Dosovitskiy et al. 2021; torchvision's VisionTransformer) ------------------
+def _vit_ln():
+    """torchvision's LayerNorm(eps=1e-6) over the tokens' features."""
+    return {"layernorm": {"eps": 1e-6}}
+
+
+def _encoder_block(mlp_dim):
+    """torchvision's EncoderBlock (pre-norm): x + attention(ln_1(x)), then that + mlp(ln_2(that)).
+    Its dropouts (p = 0) compute nothing and are left out: the MLP's nodes are mlp.0, mlp.1 and mlp.3."""
+    nodes = [{"ln_1": _vit_ln()}, {"self_attention": {"multihead_attention": {"heads": "$heads"}}},
+             {"add": {"add": None, "inputs": ["self_attention", "input"]}}, {"ln_2": _vit_ln()},
+             {"mlp.0": {"affine": {"units": mlp_dim, "flatten": False}}}, {"mlp.1": "gelu"},
+             {"mlp.3": {"affine": {"units": "$hidden", "flatten": False}}},
+             {"add_1": {"add": None, "inputs": ["mlp.3", "add"]}}]
+    return {"params": {"heads": None, "hidden": None}, "nodes": nodes}
+
+
+def vision_transformer(name, patch, layers, heads, hidden, mlp_dim, image=224, classes=1000):
+    """torchvision's VisionTransformer: a patch x patch convolution with stride patch to hidden
+    channels, its (N, hidden, L) output made into L tokens, a learned class token before them, a
+    learned positional embedding added, ``layers`` encoder blocks, a final layernorm, the class
+    token's features into a linear head."""
+    # the tokens' count follows the input (-1): at --input 3 64 64 there are 16 and the embedding is (1, 17, D)
+    nodes = [{"conv_proj": _conv(hidden, patch, patch, bias=True)}, {"reshape": {"reshape": {"shape": [hidden, -1]}}}, {"permute": {"permute": {"axes": [1, 0]}}},
+             {"class_token": "class_token"}, {"encoder": "pos_embedding"},
+             {"encoder.layers": {"block": "encoder_block", "repeat": layers, "names": "encoder_layer_{k}",
+                                 "heads": heads, "hidden": hidden}},
+             {"encoder.ln": _vit_ln()}, {"class_token_output": {"select": {"index": 0}}},
+             {"heads.head": {"affine": {"units": classes}}}]
+    return _spec(name, f"torchvision's {name}: {patch}x{patch} patches, {layers} encoder blocks of {heads} heads, "
+                 f"{image}x{image} RGB, {classes} classes", nodes, {"encoder_block": _encoder_block(mlp_dim)},
+                 input_shape=(3, image, image))
+
+
 def zoo():
     """Every network of this module, by torchvision's name (and ``resnet20``)."""
     specs = [resnet("resnet18", (2, 2, 2, 2), False), resnet("resnet34", (3, 4, 6, 3), False),
              resnet("resnet50", (3, 4, 6, 3), True), resnet("resnet101", (3, 4, 23, 3), True),
              resnet("resnet152", (3, 8, 36, 3), True), alexnet(), squeezenet("1_0"), squeezenet("1_1"),
-             mobilenet_v2(), mobilenet_v3_small(), densenet121(), googlenet(), resnet20()]
+             mobilenet_v2(), mobilenet_v3_small(), densenet121(), googlenet(), vgg16(), resnet20(),
+             vision_transformer("vit_b_16", 16, 12, 12, 768, 3072)]
     return {spec["name"]: spec for spec in specs}
