@@ -46,17 +46,24 @@ def to_torch(model):
 
 def _graph_module(torch):
     class GraphModule(torch.nn.Module):
-        """Runs its node modules in order, each on the outputs of its input nodes."""
+        """Runs its node modules in order, each on the outputs of its input nodes, and lets go
+        of each output after its last use, as a model's forward written in Python does (what
+        autograd saved of it stays alive)."""
 
         def __init__(self, nodes, inputs):
             super().__init__()
             self.nodes, self.inputs = torch.nn.ModuleList(nodes), inputs
+            self.last_use = {j: i for i, taken in enumerate(inputs) for j in taken}
 
         def forward(self, x):
             values = {-1: x}
             for i, (node, inputs) in enumerate(zip(self.nodes, self.inputs)):
                 args = [values[j] for j in inputs]
                 values[i] = node(args[0] if len(args) == 1 else args)
+                for j in set(inputs):
+                    if self.last_use[j] == i:
+                        del values[j]
+                del args
             return values[len(self.nodes) - 1]
     return GraphModule
 

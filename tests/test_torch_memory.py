@@ -120,6 +120,17 @@ def test_within_15_percent_of_pytorchs_measured_peak(network):
         assert abs(predicted - measured) <= 0.15 * measured, (network, optimizer, predicted, measured)
 
 
+def test_a_small_vision_transformer_within_15_percent_of_the_measured_peak():
+    pytest.importorskip("torch")
+    from tallynet.models.zoo import vision_transformer
+    from tallynet.profile.torch_memory import measure_model_step_peak
+
+    spec = vision_transformer("vit_test", 8, 2, 4, 96, 192, image=32, classes=10)
+    predicted = summary(spec, batch=16, optimizer="adam", memory="torch").totals()["peak_bytes_estimate"]
+    measured = measure_model_step_peak(from_spec(spec, seed=0, dtype=np.float32), 16, "adam")["peak_bytes"]
+    assert abs(predicted - measured) <= 0.15 * measured, (predicted, measured)
+
+
 def test_the_measurement_of_a_linear_layer_by_hand():
     torch = pytest.importorskip("torch")
     from tallynet.profile.torch_memory import measure_torch_step_peak
