@@ -33,10 +33,11 @@ Adam's step counters), autograd's own graph objects, and oneDNN's padding of few
 within 15 % on seed-cnn, resnet18 and mobilenet_v2 at batch 32 on 64 x 64 inputs (README).
 """
 
+from dataclasses import replace
+
 import numpy as np
 
-from .replay import LossMemory, MemoryModel, TALLYNET
-from ..layers.base import Footprint
+from .replay import TALLYNET, LossMemory, MemoryModel
 
 #: PyTorch's losses, in arrays of the scores' size (measured with the profiler): cross_entropy
 #: is log_softmax (its result saved) and nll_loss, whose backward holds its gradient beside
@@ -72,12 +73,9 @@ class TorchMemory(MemoryModel):
         with parameters record no graph), as kept bytes and a Footprint for the replay."""
         saved = [] if training_pass == "none" else layer.torch_saved(input_shape, dtype)
         own = (*layer.param_names, *layer.state_shapes(input_shape))
-        peaks = layer.torch_footprint(input_shape, dtype.itemsize)
-        footprint = Footprint(forward_peak=peaks.forward_peak, backward_peak=peaks.backward_peak,
-                              param_backward_peak=peaks.param_backward_peak, is_view=peaks.is_view,
-                              grads_are_views=peaks.grads_are_views, dx_allocated=peaks.dx_allocated,
-                              keeps_input=any(t.name.startswith("input") for t in saved),
-                              keeps_output=any(t.name == "output" for t in saved))
+        footprint = replace(layer.torch_footprint(input_shape, dtype.itemsize),
+                            keeps_input=any(t.name.startswith("input") for t in saved),
+                            keeps_output=any(t.name == "output" for t in saved))
         return saved_bytes(saved, own), footprint
 
     def saved_line(self, layer, input_shape, dtype, training_pass):

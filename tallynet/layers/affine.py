@@ -6,7 +6,7 @@ import numpy as np
 from ..counts import Ops, term
 from ._checks import as_float_param, check_float_array, check_int, check_shape
 from ._text import n
-from .base import Footprint, Layer, Saved, TorchFootprint, he_or_scaled_normal, no_bytes
+from .base import Footprint, Layer, Saved, he_or_scaled_normal, no_bytes
 
 __all__ = ["Affine", "affine_forward", "affine_backward", "affine_param_grads"]
 
@@ -185,8 +185,8 @@ class Affine(Layer):
         # forward: the output (addmm writes the bias and the product into it); backward: dx = dout W,
         # dW = x^T dout, taken as the weight's .grad without a copy, and db
         N, D, M = self._sizes(input_shape)
-        return TorchFootprint(forward_peak=N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
-                              param_backward_peak=(D * M + M) * itemsize)
+        return Footprint(forward_peak=N * M * itemsize, backward_peak=(N * D + D * M + M) * itemsize,
+                         param_backward_peak=(D * M + M) * itemsize)
 
     # --- the walkthrough's prose ----------------------------------------------------------
     def describe(self, input_shape):

@@ -31,8 +31,7 @@ import numpy as np
 from ..counts import term
 from ._checks import check_float_array, check_int, check_shape
 from ._text import elements, n, per_element
-from .base import (Footprint, Layer, Saved, TorchFootprint, he_or_scaled_normal, no_bytes, no_macs, saves_output,
-                   torch_output_then_dx)
+from .base import Footprint, Layer, Saved, he_or_scaled_normal, no_bytes, no_macs, saves_output, torch_output_then_dx
 
 __all__ = ["Softmax", "Matmul", "MultiheadAttention", "softmax_forward", "softmax_backward", "matmul_forward",
            "matmul_backward", "multihead_attention_forward", "multihead_attention_backward"]
@@ -226,8 +225,8 @@ class Matmul(Layer):
     def torch_footprint(self, input_shape, itemsize):
         # forward: the product; backward: da and db
         a, b = _check_pair(*input_shape)
-        return TorchFootprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize,
-                              backward_peak=(elements(a) + elements(b)) * itemsize)
+        return Footprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize,
+                         backward_peak=(elements(a) + elements(b)) * itemsize)
 
     def describe(self, input_shape):
         B, M, K, P = self._sizes(input_shape)
@@ -476,7 +475,7 @@ class MultiheadAttention(Layer):
         T, S = N * L * D, N * h * L
         saved = (3 + 1 + (N > 1)) * T + S
         params = sum(elements(s) for s in self.param_shapes(input_shape).values())
-        return TorchFootprint(forward_peak=(saved + T + 3 * S) * itemsize, backward_peak=(5 * T + params) * itemsize)
+        return Footprint(forward_peak=(saved + T + 3 * S) * itemsize, backward_peak=(5 * T + params) * itemsize)
 
     # --- the walkthrough's prose --------------------------------------------------------------
     def describe(self, input_shape):

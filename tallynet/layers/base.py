@@ -183,7 +183,13 @@ class Layer:
         raise _not_stated(self, "what PyTorch's autograd saves for its twin", "torch_saved")
 
     def torch_footprint(self, input_shape, itemsize):
-        """:class:`TorchFootprint` of the twin's CPU kernels: the transient peaks of its passes."""
+        """:class:`Footprint` of the twin's CPU kernels in a PyTorch training step: the peaks of
+        its passes (above what existed before: the output and saved tensors of its own included,
+        every temporary, such as oneDNN's copies of a convolution's tensors in its blocked layout;
+        backward: dx and the parameters' first ``.grad``), ``is_view``, ``grads_are_views`` and
+        ``dx_allocated``. What it keeps is :meth:`torch_saved`'s to say, so ``keeps_input`` and
+        ``keeps_output`` stay False. Measured with ``torch.profiler`` on float32 (see each class):
+        oneDNN's blocked layouts pad the channels to a multiple of 8 or 16, taken at the plain size."""
         raise _not_stated(self, "the memory footprint of its PyTorch twin", "torch_footprint")
 
     def exact_flops(self, input_shape):
@@ -265,6 +271,8 @@ class Footprint:
     - grads_are_views: each input's dx is a view of dout (a merge's add and concat)
     - dx_allocated: with is_view, dx is not a view of dout but a new array (PyTorch's select:
       zeros of the input's shape with dout put in)
+
+    (``Layer.torch_footprint`` states the same of the PyTorch twin's kernels.)
     - param_backward_peak: the same as backward_peak for :meth:`Layer.param_grads`, when
       that is cheaper (None: the whole backward pass runs)
 
@@ -335,40 +343,11 @@ def saves_nothing(self, input_shape, dtype):
     return []
 
 
-@dataclass(frozen=True)
-class TorchFootprint:
-    """How the PyTorch twin's CPU kernels hold memory in a training step, in bytes
-    (``Layer.torch_footprint``); what they save is :meth:`Layer.torch_saved`.
-
-    - forward_peak: the most bytes the forward pass holds at once above what existed before
-      it: the output and the saved tensors of its own included, and every temporary
-      (oneDNN's copies of a convolution's input, weight and output in its blocked layout)
-    - backward_peak: the same for backward, above dout and the saved tensors: dx and the
-      parameter gradients included (the first backward of a parameter allocates its
-      ``.grad``), and every temporary
-    - param_backward_peak: the same when no input needs a gradient (the first layer with
-      parameters); None: ``backward_peak``
-    - is_view: the output is a view of the input, dx a view of dout (nothing allocated)
-    - grads_are_views: each input's gradient is dout itself or a view of it (add, cat)
-    - dx_allocated: with is_view, dx is a new array all the same (select's zeros with dout put in)
-
-    Measured with ``torch.profiler`` on float32 (see each class): oneDNN's blocked layouts
-    pad the channels to a multiple of 8 or 16, which is taken at the plain size.
-    """
-
-    forward_peak: int = 0
-    backward_peak: int = 0
-    param_backward_peak: int = None
-    is_view: bool = False
-    grads_are_views: bool = False
-    dx_allocated: bool = False
-
-
 def torch_output_then_dx(self, input_shape, itemsize):
     """The twin's footprint of an operation whose kernels allocate nothing but its output
     forward and dx backward (an elementwise function, a pooling; measured with the profiler)."""
-    return TorchFootprint(forward_peak=int(np.prod(self.output_shape(input_shape))) * itemsize,
-                          backward_peak=int(np.prod(input_shape)) * itemsize)
+    return Footprint(forward_peak=int(np.prod(self.output_shape(input_shape))) * itemsize,
+                     backward_peak=int(np.prod(input_shape)) * itemsize)
 
 
 def he_or_scaled_normal(rng, shape, fan_in, weight_scale, dtype):

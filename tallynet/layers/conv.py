@@ -31,7 +31,7 @@ from ..counts import Ops, term
 from ._checks import as_float_param, check_cache, check_float_array, check_int, check_shape
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
-from .base import Footprint, Layer, Saved, TorchFootprint, he_or_scaled_normal
+from .base import Footprint, Layer, Saved, he_or_scaled_normal
 from .im2col import (col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
                      window_param)
 
@@ -262,8 +262,8 @@ class OneDNNTwin:
         sizes = {k: int(np.prod(v)) for k, v in self.param_shapes(input_shape).items()}
         w, grads = sizes["W"], sum(sizes.values())
         temporaries = y + x + w  # dout, x and dW in the blocked layout
-        return TorchFootprint(forward_peak=self._torch_forward(x, y, w) * itemsize,
-                              backward_peak=(x + temporaries + grads) * itemsize,
+        return Footprint(forward_peak=self._torch_forward(x, y, w) * itemsize,
+                         backward_peak=(x + temporaries + grads) * itemsize,
                               param_backward_peak=(temporaries + grads) * itemsize)
 
 

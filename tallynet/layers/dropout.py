@@ -10,7 +10,7 @@ import numpy as np
 
 from ._checks import check_cache, check_choice, check_float_array, check_keep_probability, check_param_dict, check_shape
 from ._text import elements, per_element
-from .base import MODES, Footprint, Layer, Saved, TorchFootprint, no_macs
+from .base import MODES, Footprint, Layer, Saved, no_macs
 
 __all__ = ["Dropout", "dropout_forward", "dropout_backward"]
 
@@ -199,7 +199,7 @@ class Dropout(Layer):
     def torch_footprint(self, input_shape, itemsize):
         # forward: the mask and the output; backward: dx = dout * mask
         n = elements(input_shape) * itemsize
-        return TorchFootprint(forward_peak=2 * n, backward_peak=n) if self.keep < 1 else TorchFootprint(is_view=True)
+        return Footprint(forward_peak=2 * n, backward_peak=n) if self.keep < 1 else Footprint(is_view=True)
 
     def describe(self, input_shape):
         return f"Dropout(keep={self.keep:g})"

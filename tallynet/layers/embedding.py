@@ -8,7 +8,7 @@ import numpy as np
 from ..counts import term
 from ._checks import check_float_array, check_shape
 from ._text import elements, n, per_element
-from .base import Footprint, Layer, TorchFootprint, no_bytes, no_macs, saves_nothing
+from .base import Footprint, Layer, no_bytes, no_macs, saves_nothing
 
 __all__ = ["ClassToken", "PosEmbedding", "class_token_forward", "class_token_backward",
            "pos_embedding_forward", "pos_embedding_backward"]
@@ -75,8 +75,8 @@ class _Learned(Layer):
     def torch_footprint(self, input_shape, itemsize):
         # forward: the output; backward: the parameter's gradient (a sum of dout), dx dout or a view of it
         out = elements(self.output_shape(input_shape))
-        return TorchFootprint(forward_peak=out * itemsize,
-                              backward_peak=elements(self._param_shape(input_shape)) * itemsize, grads_are_views=True)
+        return Footprint(forward_peak=out * itemsize,
+                         backward_peak=elements(self._param_shape(input_shape)) * itemsize, grads_are_views=True)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import function_module

@@ -8,7 +8,7 @@ N, and the flattened batch is an (N, D) matrix stored column by column.
 import numpy as np
 
 from ._checks import check_float_array, check_shape
-from .base import Footprint, Layer, TorchFootprint, no_bytes, no_flops, no_macs, saves_nothing
+from .base import Footprint, Layer, no_bytes, no_flops, no_macs, saves_nothing
 
 __all__ = ["Flatten", "flatten_forward", "flatten_backward"]
 
@@ -48,9 +48,7 @@ class Flatten(Layer):
         return Footprint(is_view=True)
 
     torch_saved = saves_nothing  # nn.Flatten is a view; its backward a reshape
-
-    def torch_footprint(self, input_shape, itemsize):
-        return TorchFootprint(is_view=True)
+    torch_footprint = footprint
 
     def given_lines(self, input_shape):
         return ["- **Operation**: a reshape to $(N, D)$; nothing is computed"]

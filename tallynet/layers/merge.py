@@ -11,7 +11,7 @@ import numpy as np
 from ..counts import term
 from ._checks import check_float_array, check_shape
 from ._text import dims_symbol, elements, per_element, times
-from .base import Footprint, Layer, Saved, TorchFootprint, no_bytes, no_macs, saves_nothing
+from .base import Footprint, Layer, Saved, no_bytes, no_macs, saves_nothing
 
 __all__ = ["Add", "Concat", "Mul", "add_forward", "add_backward", "concat_forward", "concat_backward",
            "mul_forward", "mul_backward"]
@@ -145,8 +145,8 @@ class Add(_Merge):
         # forward: the twin adds one input at a time (x0 + x1) + x2, each sum a new tensor, so
         # three or more inputs hold two sums at once; backward: dout itself to every input
         sums = min(len(self._shapes(input_shape)) - 1, 2)
-        return TorchFootprint(forward_peak=sums * elements(self.output_shape(input_shape)) * itemsize,
-                              grads_are_views=True)
+        return Footprint(forward_peak=sums * elements(self.output_shape(input_shape)) * itemsize,
+                         grads_are_views=True)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module
@@ -188,7 +188,7 @@ class Concat(_Merge):
 
     def torch_footprint(self, input_shape, itemsize):
         # forward: the concatenated copy; backward: narrowed views of dout
-        return TorchFootprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize, grads_are_views=True)
+        return Footprint(forward_peak=elements(self.output_shape(input_shape)) * itemsize, grads_are_views=True)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module
@@ -247,7 +247,7 @@ class Mul(_Merge):
         # forward: the product; backward: dx = dout * s beside dout * x, summed to the scale's
         # shape when it is broadcast
         n, m = (elements(shape) for shape in self._shapes(input_shape))
-        return TorchFootprint(forward_peak=n * itemsize, backward_peak=(2 * n + (m if m != n else 0)) * itemsize)
+        return Footprint(forward_peak=n * itemsize, backward_peak=(2 * n + (m if m != n else 0)) * itemsize)
 
     def to_torch(self, input_shape, params, nn):
         from ..torch_bridge import merge_module

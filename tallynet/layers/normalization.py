@@ -44,7 +44,7 @@ from ._checks import (as_float_param, check_cache, check_choice, check_float_arr
                       check_nonempty_batch, check_not_float16, check_param_dict, check_same_dtype, check_shape)
 from ._text import dims_symbol, n as _n, per_element, times
 from ._threads import along, split
-from .base import MODES, Footprint, Layer, Saved, TorchFootprint, no_macs
+from .base import MODES, Footprint, Layer, Saved, no_macs
 
 __all__ = ["LayerNorm", "GroupNorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
            "layernorm_forward", "layernorm_backward", "spatial_layernorm_forward",
@@ -519,8 +519,8 @@ class _ScaleShiftNorm(Layer):
         # forward: the output and the statistics; backward: dx beside the kernel's scratch
         # (_torch_backward_scratch), and dgamma, dbeta. Measured.
         n, s, _, c = self._sizes(input_shape)
-        return TorchFootprint(forward_peak=(n + 2 * s) * itemsize,
-                              backward_peak=(n + self._torch_backward_scratch(input_shape) + 2 * c) * itemsize,
+        return Footprint(forward_peak=(n + 2 * s) * itemsize,
+                         backward_peak=(n + self._torch_backward_scratch(input_shape) + 2 * c) * itemsize,
                               param_backward_peak=2 * c * itemsize)
 
     def _torch_backward_scratch(self, input_shape):

@@ -30,7 +30,7 @@ from ._checks import check_cache, check_float_array, check_int, check_shape, win
 from ._text import elements, fmt_kernel, per_axis, per_element, window_dims, window_given
 from ._threads import split
 from .adaptive_pooling import GlobalAvgPool, global_avg_pool_backward, global_avg_pool_forward  # noqa: F401
-from .base import Footprint, Layer, Saved, TorchFootprint, no_bytes, no_macs, saves_input, torch_output_then_dx
+from .base import Footprint, Layer, Saved, no_bytes, no_macs, saves_input, torch_output_then_dx
 from .im2col import (channel_major, col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_geometry,
                      window_param)
 
@@ -504,7 +504,7 @@ class MaxPool2d(_Pool2d):
     def torch_footprint(self, input_shape, itemsize):
         # forward: the output and the indices; backward: dx, zeros with dout scattered in
         M = elements(self.output_shape(input_shape))
-        return TorchFootprint(forward_peak=M * (itemsize + 8), backward_peak=elements(input_shape) * itemsize)
+        return Footprint(forward_peak=M * (itemsize + 8), backward_peak=elements(input_shape) * itemsize)
 
 
 class AvgPool2d(_Pool2d):

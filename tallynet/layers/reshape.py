@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import check_float_array, check_int, check_shape
 from ._text import elements, n
-from .base import Footprint, Layer, TorchFootprint, no_bytes, no_flops, no_macs, saves_nothing
+from .base import Footprint, Layer, no_bytes, no_flops, no_macs, saves_nothing
 
 __all__ = ["Reshape", "Permute", "Select", "reshape_forward", "reshape_backward", "permute_forward",
            "permute_backward", "select_forward", "select_backward"]
@@ -100,7 +100,7 @@ class _Move(Layer):
 
     def torch_footprint(self, input_shape, itemsize):
         # reshape and permute: views both ways (a reshape of a non-contiguous input would copy)
-        return TorchFootprint(is_view=True)
+        return Footprint(is_view=True)
 
 
 class Reshape(_Move):
@@ -224,7 +224,7 @@ class Select(_Move):
 
     def torch_footprint(self, input_shape, itemsize):
         # x.select is a view; its backward makes dx, zeros of x's shape with dout put in
-        return TorchFootprint(is_view=True, dx_allocated=True, backward_peak=elements(input_shape) * itemsize)
+        return Footprint(is_view=True, dx_allocated=True, backward_peak=elements(input_shape) * itemsize)
 
     def describe(self, input_shape):
         return f"Select(axis {self.axis}, index {self.index})"

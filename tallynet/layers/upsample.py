@@ -13,7 +13,7 @@ over the two block axes, with no index arrays and no loop.
 from ..counts import term
 from ._checks import check_float_array, check_int, check_shape
 from ._text import elements
-from .base import Footprint, Layer, TorchFootprint, no_bytes, no_macs, saves_nothing
+from .base import Footprint, Layer, no_bytes, no_macs, saves_nothing
 from .im2col import channel_major, image_shape
 
 __all__ = ["Upsample", "upsample_forward", "upsample_backward"]
@@ -88,7 +88,7 @@ class Upsample(Layer):
         # forward (measured): the output twice and the input once (a channels-last pass and its
         # copy out, it seems); backward: dx
         n = elements(input_shape)
-        return TorchFootprint(forward_peak=(2 * self.scale ** 2 + 1) * n * itemsize, backward_peak=n * itemsize)
+        return Footprint(forward_peak=(2 * self.scale ** 2 + 1) * n * itemsize, backward_peak=n * itemsize)
 
     def describe(self, input_shape):
         return f"Upsample(×{self.scale}, nearest)"
