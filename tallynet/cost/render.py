@@ -56,7 +56,7 @@ def _header(s):
             f"({s.convention.description}); optimizer {s.optimizer}. "
             f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
             f"backward {fmt_flops_unit(t['backward_flops'])} (ratio {t['backward_forward_ratio']:.2f}). "
-            + s.step_note()).rstrip()
+            + s.step_note() + " " + s.checkpoint_note()).rstrip()
 
 
 def _node(s, l):
