@@ -20,9 +20,10 @@ What a checkpointed training step does (:class:`Checkpointed` is the forward's r
   parameters, see :func:`~tallynet.models.nodes.training_passes`) is not recomputed.
 - randomness and state: before a recomputed segment's first forward, the state of its
   layers (``Layer.get_state``: dropout's generator, batchnorm's running averages) is
-  saved; the recomputation starts from that state, so dropout draws the same masks, and
-  the state the first forward left is then put back, so batchnorm's running averages are
-  updated once per step, not twice. The gradients are bitwise those of a normal step.
+  saved; the recomputation starts from that state, so dropout draws the same masks and
+  batchnorm updates its running averages from where the step found them, with the same
+  batch statistics: it leaves the state the first forward left (one update per step, not
+  two), and the gradients are bitwise those of a normal step.
 
 The cost model (:mod:`tallynet.cost.replay`) replays the same segments with
 :func:`segments`, :func:`recomputed_segments` and :func:`boundary_release`.
@@ -101,7 +102,8 @@ class Checkpointed:
 
     def save_states(self, s):
         if s in self.recomputed:
-            self.states[s] = {i: self.graph.layers[i].get_state() for i in self.members(s)}
+            states = {i: self.graph.layers[i].get_state() for i in self.members(s)}
+            self.states[s] = {i: state for i, state in states.items() if state}
 
     def end_of_segment(self, s, last):
         """After segment ``s``'s forward: drop its caches unless it is the last."""
@@ -126,7 +128,6 @@ class Checkpointed:
 
     def _recompute(self, s, hook):
         graph, members = self.graph, self.members(s)
-        after = {i: graph.layers[i].get_state() for i in members}
         for i, state in self.states.pop(s).items():
             graph.layers[i].set_state(state)
         values = dict(self.kept)
@@ -135,8 +136,6 @@ class Checkpointed:
             self.caches[i] = graph.run_node(i, values, self.in_segment_last, hook, "train")
             if self.in_segment_last[i] == i:
                 del values[i]  # read only by later segments, which have run their backward
-        for i, state in after.items():
-            graph.layers[i].set_state(state)
 
 
 def checkpointed_forward(graph, X, k, hook):
