@@ -10,6 +10,7 @@ import pytest
 
 from tallynet.cli import main
 from tallynet.cost import summary
+from tallynet.cost.render import fmt_bytes, fmt_flops
 from tallynet.models import FullyConnectedNet, PRESETS, from_spec, load_spec, preset
 from tallynet.models.checkpointing import Checkpointed
 from tallynet.models.graph import run_forward
@@ -185,3 +186,17 @@ def test_seed_cnn_at_batch_128_checkpointed_peak_and_flops_as_predicted():
     assert t["counted_recompute_flops"] == t["predicted_recompute_flops"] > 0
     assert t["flops_match"]
     assert [l.counted_recompute.total > 0 for l in p.layers] == [True] * 12 + [False] * 2
+
+
+def test_the_readme_quotes_the_predicted_figures():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    plain = summary("seed-cnn", batch=128).totals()
+    four = summary("seed-cnn", batch=128, checkpoint=4).totals()
+    assert f"| no checkpointing | {fmt_bytes(plain['peak_bytes_estimate'])} |" in readme
+    assert (f"| {fmt_bytes(four['peak_bytes_estimate'])} | " in readme
+            and f"| {fmt_flops(four['recompute_flops'])} / " in readme)
+    others = {k: fmt_bytes(summary("seed-cnn", batch=128, checkpoint=k).totals()["peak_bytes_estimate"])
+              for k in (1, 2, 3, 5, 7)}
+    assert (f"{others[1]} at K = 1 (every output is a boundary),\n{others[2]} at 2, {others[3]} at 3, "
+            f"{others[5]} at 5, {others[7]} at 7.") in readme
+    assert f"+{100 * (four['step_flops'] / plain['step_flops'] - 1):.0f} % of the step's" in readme
