@@ -49,9 +49,9 @@ from ..layers.im2col import channel_major
 from ..models.graph import run_backward, run_forward
 from ..step import train_step
 from ..cost.render import Rendered
-from ..cost.replay import Point
 from . import render
 from .counter import Counter, counting
+from .timeline import Timeline
 
 #: FLOP kinds a counter can see (``mac`` exists only under the ``macs`` convention)
 _COUNTED_KINDS = tuple(k for k in KINDS if k != "mac")
@@ -441,57 +441,9 @@ def measure_layer(layer, input_shape, dtype=np.float32, seed=0):
     return cache_bytes, forward, backward
 
 
-class _Timeline:
-    """The measured step, pass by pass (tracing must be on): hooks that record, when each pass
-    returns, the NumPy bytes alive and the pass's peak, as :class:`~tallynet.cost.replay.Point`
-    s at the replay's points. The peak tracemalloc saw between passes (the executor's own
-    work: summing gradients) is kept too, so :attr:`peak` is the whole step's."""
-
-    def __init__(self, model, alive):
-        self.model, self.points = model, []
-        self.offset = alive - tracemalloc.get_traced_memory()[0]  # traced now -> alive bytes
-        self.peak = alive
-        self.add("start", -1, lambda: None)
-
-    def add(self, phase, index, fn):
-        self.peak = max(self.peak, self.offset + tracemalloc.get_traced_memory()[1])
-        tracemalloc.reset_peak()
-        result = fn()
-        current, peak = tracemalloc.get_traced_memory()
-        self.points.append(Point(phase, index, self._name(index, phase), self.offset + peak, self.offset + current))
-        self.peak = max(self.peak, self.offset + peak)
-        tracemalloc.reset_peak()
-        return result
-
-    def _name(self, index, phase):
-        return self.model.node_names[index] if index >= 0 and hasattr(self.model, "node_names") else (
-            str(index) if index >= 0 else phase)
-
-    def update(self):
-        """An SGD ``update`` for ``train_step`` whose first call starts the update's point: its
-        peak then counts from the end of the backward, as the replay's does."""
-        started = []
-
-        def update(name, w, dw):
-            if not started:
-                started.append(True)
-                self.peak = max(self.peak, self.offset + tracemalloc.get_traced_memory()[1])
-                tracemalloc.reset_peak()
-            return _sgd(name, w, dw)
-        return update
-
-    def hooks(self):
-        def forward(phase):
-            return lambda i, layer, x, params, mode: self.add(phase, i, lambda: run_forward(i, layer, x, params, mode))
-        return {"forward_hook": forward("forward"), "recompute_hook": forward("recompute"),
-                "backward_hook": lambda i, layer, dout, cache, pass_: self.add(
-                    "backward", i, lambda: run_backward(i, layer, dout, cache, pass_)),
-                "loss_hook": lambda scores, y: self.add("loss", -1, lambda: LOSSES[self.model.loss_name](scores, y))}
-
-
 def _measure_peaks(model, X, y):
     """Measured peak bytes of the forward pass, of loss + backward, and of a whole training step,
-    and the step's :class:`_Timeline` points.
+    and the step's :class:`~tallynet.profile.timeline.Timeline` points.
 
     Each peak is the NumPy bytes alive when the phase starts plus the largest growth during it.
     """
@@ -516,9 +468,9 @@ def _measure_peaks(model, X, y):
     grads, backward = peak(lambda: model.backward(LOSSES[model.loss_name](scores, y)[1], caches))
     del scores, caches, grads
     gc.collect()
-    timeline = _Timeline(model, _numpy_bytes())
+    timeline = Timeline(model, _numpy_bytes())
     # the step's passes record themselves; what follows the last backward is the update
-    timeline.add("update", -1, lambda: train_step(model, X, y, timeline.update(), **timeline.hooks()))
+    timeline.add("update", -1, lambda: train_step(model, X, y, timeline.update(_sgd), **timeline.hooks()))
     return {"forward": forward, "backward": backward, "step": timeline.peak}, timeline.points
 
 
