@@ -31,6 +31,9 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
 
+The replay itself is :mod:`tallynet.cost.replay` (:meth:`Summary.step_timeline`: the bytes
+alive after every pass), which also follows gradient checkpointing (``checkpoint=K``).
+
 Left out: L2 regularization's gradient additions, arrays of the size of a
 channel or a sample, NumPy's iteration buffers (tens of KB per operation and
 thread), and the padding around a convolution's dx (dx is a view of col2im's
@@ -176,7 +179,8 @@ class Summary(Rendered):
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
-    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``; ``totals()`` gives the sums.
+    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``, ``checkpoint`` (layers per
+    checkpointed segment, or None); ``totals()`` gives the sums.
     Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
