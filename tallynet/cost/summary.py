@@ -37,6 +37,9 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
 
+The replay itself is :mod:`tallynet.cost.replay` (:meth:`Summary.step_timeline`: the bytes
+alive after every pass), which also follows gradient checkpointing (``checkpoint=K``).
+
 Left out: L2 regularization's gradient additions, arrays of the size of a
 channel or a sample, NumPy's iteration buffers (tens of KB per operation and
 thread), and the padding around a convolution's dx (dx is a view of col2im's
@@ -45,6 +48,7 @@ padded buffer, which stays alive with it).
 
 from dataclasses import dataclass, field
 
+import copy
 import io
 import numpy as np
 
@@ -54,10 +58,12 @@ from ..dtypes import cost_dtype
 from ..layers._checks import check_choice, check_int
 from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
-from ..models.nodes import MODEL_INPUT, chain, consumers, input_list, last_uses, node_shapes, training_passes
+from ..models.nodes import MODEL_INPUT, chain, input_list, node_shapes, training_passes
 from ..models.spec import build_nodes
+from ..models.checkpointing import check_checkpoint, recomputed_segments, segments
 from .conventions import get_convention
-from .render import Rendered, fmt_flops_unit
+from .replay import step_timeline
+from .render import Rendered, fmt_bytes, fmt_flops_unit
 
 
 def _count(shape):
@@ -179,14 +185,16 @@ class Summary(Rendered):
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
-    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``; ``totals()`` gives the sums.
+    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``, ``checkpoint`` (layers per
+    checkpointed segment, or None); ``totals()`` gives the sums.
     Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
     def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax",
-                 names=None, master_dtype=None):
+                 names=None, master_dtype=None, checkpoint=None):
         self.name = name or "network"
+        self.checkpoint = check_checkpoint(checkpoint, nodes)
         self.loss = loss
         self.batch = batch
         self.convention = convention
@@ -257,6 +265,7 @@ class Summary(Rendered):
         forward = sum((l.flops.forward for l in L), Ops())
         backward = sum((l.flops.backward for l in L), Ops())
         step_backward = sum((l.step_backward for l in L), Ops())
+        recompute = sum((l.flops.forward for l in self.recomputed_layers()), Ops())
         return {
             "params": params,
             "trainable_params": params,
@@ -279,11 +288,41 @@ class Summary(Rendered):
             "backward_forward_ratio": backward.total / forward.total if forward.total else float("nan"),
             # what a training step runs: the first layer with parameters computes no dx
             "step_backward_flops": step_backward.total,
-            "step_flops": forward.total + step_backward.total,
+            "step_flops": forward.total + step_backward.total + recompute.total,
+            # gradient checkpointing: the forward passes the backward runs again
+            "checkpoint": self.checkpoint,
+            "recompute_flops": recompute.total,
+            "recompute_flops_by_kind": recompute.as_dict(),
             "step_backward_flops_by_kind": step_backward.as_dict(),
             "forward_flops_by_kind": forward.as_dict(),
             "backward_flops_by_kind": backward.as_dict(),
         }
+
+    def recomputed_layers(self):
+        """The rows whose forward pass a checkpointed step runs twice (none without checkpointing)."""
+        if not self.checkpoint:
+            return []
+        nodes = [(l.layer, l.inputs) for l in self.layers]
+        again = recomputed_segments(nodes, self.checkpoint)
+        return [l for l, s in zip(self.layers, segments(nodes, self.checkpoint)) if s in again]
+
+    def checkpoint_note(self):
+        """One sentence on gradient checkpointing's segments, extra FLOPs and peak, or ''."""
+        if not self.checkpoint:
+            return ""
+        t, plain = self.totals(), self.with_checkpoint(None).totals()
+        segment_count = -(-len(self.layers) // self.checkpoint)
+        return (f"Gradient checkpointing every {self.checkpoint} layers ({segment_count} segments, "
+                f"{len(self.recomputed_layers())} layers recomputed): the backward runs "
+                f"{fmt_flops_unit(t['recompute_flops'])} of forward passes again "
+                f"(+{100 * t['recompute_flops'] / t['forward_flops']:.1f} % of the forward) and the step's peak is "
+                f"{fmt_bytes(t['peak_bytes_estimate'])} instead of {fmt_bytes(plain['peak_bytes_estimate'])}.")
+
+    def with_checkpoint(self, checkpoint):
+        """A copy of this summary with another checkpointing (None: none)."""
+        other = copy.copy(self)
+        other.checkpoint = check_checkpoint(checkpoint, [(l.layer, l.inputs) for l in self.layers])
+        return other
 
     def step_note(self):
         """One sentence on what a training step leaves out of the backward totals, or ''."""
@@ -295,71 +334,22 @@ class Summary(Rendered):
                 f"gradient of the input batch, so {first.name} skips its input gradient "
                 f"({fmt_flops_unit(first.flops.backward_input.total)}), as PyTorch does for inputs.")
 
-    def step_peaks(self):
-        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``.
+    def step_timeline(self):
+        """The replayed step, pass by pass: a list of :class:`~tallynet.cost.replay.Point`
+        (see :mod:`tallynet.cost.replay`), checkpointed as :attr:`checkpoint` says."""
+        return step_timeline(self, self.checkpoint)
 
-        Replays the step over the nodes' edges (see the module docstring): parameters,
-        running averages, optimizer state and the batch (inputs, and mse's targets of the
-        scores' shape; class labels are left out) are alive throughout; each node's pass
-        adds its ``footprint`` peak to what is alive when it starts. An output lives in the
-        buffer of its node, or of its input's when the node is a view; a buffer is freed
-        after its last consumer's forward unless a cache keeps it, then until the end.
-        """
-        L = self.layers
-        param_bytes = sum(l.param_bytes for l in L)
-        targets = L[-1].activation_bytes if L and self.loss == "mse" else 0
-        base = (param_bytes + sum(l.state for l in L) * self.master_dtype.itemsize
-                + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.input_bytes + targets)
-        owner = []  # the node whose buffer holds each output (MODEL_INPUT: the batch, the caller's)
-        for i, l in enumerate(L):
-            owner.append(owner[l.inputs[0]] if l.footprint.is_view and l.inputs[0] != MODEL_INPUT
-                         else MODEL_INPUT if l.footprint.is_view else i)
-        nodes = [(l.layer, l.inputs) for l in L]
-        kept, freed_after = set(), {}
-        for i, (l, taken_by, last) in enumerate(zip(L, consumers(nodes), last_uses(nodes))):
-            if not taken_by or l.footprint.keeps_output or any(L[k].footprint.keeps_input for k in taken_by):
-                kept.add(owner[i])
-            freed_after[owner[i]] = max(freed_after.get(owner[i], last), last)
-        alive = forward = base + self.weight_copy_bytes  # the update runs without the copies
-        for i, l in enumerate(L):
-            forward = max(forward, alive + l.footprint.forward_peak)
-            if l.footprint.is_view:
-                continue
-            alive += l.activation_bytes + l.cache_bytes
-            alive -= sum(L[b].activation_bytes for b in {owner[j] for j in l.inputs if j != MODEL_INPUT}
-                         if b != MODEL_INPUT and b not in kept and freed_after[b] == i)
-        # The loss and backward: the caches live until the end; dscores is held by the loss,
-        # each later dout is freed once its node has turned it into its dx.
-        dout = L[-1].activation_bytes if L else 0
-        backward = alive + LOSS_ARRAYS[self.loss] * dout
-        alive += dout
-        pending = {len(L) - 1: (dout, False)}  # per node: (bytes of its dout, whether it may be freed)
-        for i in reversed(range(len(L))):
-            l = L[i]
-            if l.training_pass == "none" or i not in pending:
-                continue
-            size, freeable = pending.pop(i)
-            backward = max(backward, alive + l.footprint.training_backward_peak(l.training_pass))
-            sizes = [_count(shape) * self.dtype.itemsize for shape in input_list(l.input_shape)]
-            if l.footprint.is_view or l.footprint.grads_are_views:
-                # each dx is a view of dout: the first input's carries its buffer on
-                alive += 0 if l.footprint.is_view else l.param_bytes
-                gradients = [(j, n, freeable and k == 0) for k, (j, n) in enumerate(zip(l.inputs, sizes))]
-            else:
-                alive += l.param_bytes - (size if freeable else 0)
-                gradients = []
-                if l.training_pass == "full":
-                    alive += l.input_grad_bytes
-                    gradients = [(j, n, True) for j, n in zip(l.inputs, sizes)]
-            for j, n, may_free in gradients:
-                if j in pending:  # the two gradients are summed into a new array, then let go
-                    before, before_free = pending.pop(j)
-                    alive += n - (before if before_free else 0) - (n if may_free else 0)
-                    may_free = True
-                pending[j] = (n, may_free)
-        largest = max((l.largest_param_bytes for l in L), default=0)
-        update = base + param_bytes + optim.UPDATE_TEMPORARIES[self.optimizer] * largest
-        return {"forward": forward, "backward": backward, "update": update}
+    def step_peaks(self):
+        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``
+        (the backward includes the loss and, checkpointed, the recomputed forward passes), from
+        :meth:`step_timeline`."""
+        points = self.step_timeline()
+        phase = {"start": "forward", "forward": "forward", "loss": "backward", "recompute": "backward",
+                 "backward": "backward", "update": "update"}
+        peaks = {"forward": 0, "backward": 0, "update": 0}
+        for p in points:
+            peaks[phase[p.phase]] = max(peaks[phase[p.phase]], p.peak)
+        return peaks
 
     def by_type(self):
         """Forward and backward FLOPs per layer group, in network order of first appearance."""
@@ -395,7 +385,8 @@ class Summary(Rendered):
         return console.file.getvalue().rstrip()
 
 
-def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", master_dtype=None):
+def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", master_dtype=None,
+            checkpoint=None):
     """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
@@ -407,6 +398,9 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
       training as PyTorch's autocast holds it (see the module docstring)
     - optimizer: a rule of :mod:`tallynet.optim` (``"sgd"``, ``"momentum"``, ``"rmsprop"``,
       ``"adam"``, ...): sizes the optimizer state and the update's temporaries
+    - checkpoint: gradient checkpointing every ``checkpoint`` layers (nodes), as
+      :mod:`tallynet.models.checkpointing` runs it: the peak is replayed with it and the
+      totals gain the recomputed forward FLOPs (default: the model's own ``checkpoint``)
     """
     optimizer = optim.rule_name(optimizer)
     convention = get_convention(convention)
@@ -415,15 +409,16 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     dtype = cost_dtype(dtype or about["dtype"]).name
     master_dtype = None if master_dtype is None else cost_dtype(master_dtype).name
     batch = check_int("batch", about["batch"] if batch is None else batch, 1)  # 2.5 is refused, not truncated
+    checkpoint = about["checkpoint"] if checkpoint is None else checkpoint
     return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=about["name"], loss=loss,
-                   names=names, master_dtype=master_dtype)
+                   names=names, master_dtype=master_dtype, checkpoint=checkpoint)
 
 
 def network_nodes(network):
     """``(nodes, names, input_shape, about)`` of a model object, a spec dict, a YAML spec path or a
     preset name, with no parameter allocated: what the cost model walks. ``names`` are a graph's
-    node names (None for a chain); ``about`` holds the network's ``name``, ``dtype``, ``batch`` and
-    ``loss``."""
+    node names (None for a chain); ``about`` holds the network's ``name``, ``dtype``, ``batch``,
+    ``loss`` and ``checkpoint`` (a model's gradient checkpointing, None for a spec)."""
     from ..models.presets import resolve_spec
     from ..models.sequential import Sequential
 
@@ -433,9 +428,9 @@ def network_nodes(network):
         names = None if isinstance(network, Sequential) else getattr(network, "node_names", None)
         about = {"name": getattr(network, "name", None) or type(network).__name__,
                  "dtype": np.dtype(network.dtype).name, "batch": getattr(network, "batch", 32),
-                 "loss": getattr(network, "loss_name", "softmax")}
+                 "loss": getattr(network, "loss_name", "softmax"), "checkpoint": getattr(network, "checkpoint", None)}
     else:
         nodes, names, input_shape, spec = build_nodes(network)
         about = {"name": spec.get("name"), "dtype": spec.get("dtype", "float32"), "batch": spec.get("batch", 32),
-                 "loss": spec.get("loss", "softmax")}
+                 "loss": spec.get("loss", "softmax"), "checkpoint": None}
     return nodes, names, tuple(input_shape), about
