@@ -84,14 +84,18 @@ def _nonempty(text):
 
 def _check_memory(args, spec, batch, what, dtype=None, optimizer="sgd", allocated=0):
     """Refuse a step whose predicted peak exceeds the memory available (unless --force);
-    ``allocated``: the bytes of it already allocated (see ``memory.check_step_fits``)."""
+    ``allocated``: the bytes of it already allocated (see ``memory.check_step_fits``). A
+    ``--checkpoint`` is checked first (against the spec's layer count) and then replayed."""
     from .cost import summary
     from .memory import check_step_fits
 
+    checkpoint = getattr(args, "checkpoint", None)
+    peak_at = lambda b: summary(spec, batch=b, dtype=dtype, optimizer=optimizer,  # noqa: E731
+                                checkpoint=checkpoint).totals()["peak_bytes_estimate"]
     if args.force:
+        peak_at(1)  # a bad --checkpoint is still refused
         return
-    check_step_fits(lambda b: summary(spec, batch=b, dtype=dtype, optimizer=optimizer).totals()["peak_bytes_estimate"],
-                    batch, what=f"{what} of {spec.get('name') or 'the network'}", allocated=allocated)
+    check_step_fits(peak_at, batch, what=f"{what} of {spec.get('name') or 'the network'}", allocated=allocated)
 
 
 def _console(stderr=False):
@@ -183,7 +187,7 @@ def cmd_train(args):
                         checkpoint_name=run.file("checkpoint"), verbose=False, seed=args.seed,
                         on_iteration=on_iteration, on_epoch_end=on_epoch_end,
                         resume_from=run.file(LAST_CHECKPOINT) if args.resume else None,
-                        run_info=_run_info(args, model, data, batch))
+                        run_info=_run_info(args, model, data, batch), gradient_checkpoint=args.checkpoint)
         for name in run.prepare(solver.epoch_log):
             console.print(f"removed {name}, left by a write that was interrupted")
         console.print(f"training {model.name or 'model'}: {sum(p.size for p in model.params.values()):,} parameters, "
@@ -229,7 +233,11 @@ def cmd_summary(args):
     from .cost import summary
 
     s = summary(_spec_dict(args.spec), batch=args.batch, convention=args.convention, dtype=args.dtype,
-                optimizer=args.optimizer, memory=args.memory)
+                optimizer=args.optimizer, checkpoint=args.checkpoint, memory=args.memory)
+    if args.plot:
+        from .plot import plot_summary
+
+        print(f"wrote {plot_summary(s, args.plot)}", file=sys.stderr)
     return _emit(s, args.format)
 
 
@@ -261,7 +269,12 @@ def cmd_profile(args):
 
     spec = _spec_dict(args.spec)
     _check_memory(args, spec, args.batch or spec.get("batch", 32), "a profiled training step", dtype=args.dtype)
-    p = profile(spec, batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype)
+    p = profile(spec, batch=args.batch, steps=args.steps, seed=args.seed, dtype=args.dtype,
+                checkpoint=args.checkpoint)
+    if args.plot:
+        from .plot import plot_profile
+
+        print(f"wrote {plot_profile(p, args.plot)}", file=sys.stderr)
     return _emit(p, args.format)
 
 
@@ -355,6 +368,17 @@ def _memory_flag(parser):
                              "PyTorch CPU training step of the same network")
 
 
+def _checkpoint_flag(parser, verb):
+    parser.add_argument("--checkpoint", type=_positive_int, default=None, metavar="K",
+                        help=f"{verb} a step with gradient checkpointing every K layers: the forward keeps only the "
+                             "segments' boundaries, the backward recomputes each segment's forward")
+
+
+def _plot_flag(parser, what):
+    parser.add_argument("--plot", type=_nonempty, default=None, metavar="FILE.png",
+                        help=f"also write a PNG of {what} (needs matplotlib)")
+
+
 def build_parser():
     from .cost.variants import accepted_forms
 
@@ -380,6 +404,7 @@ def build_parser():
     mode.add_argument("--overwrite", action="store_true", help="delete the run in OUT and start afresh")
     _force_flag(p)
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    _checkpoint_flag(p, "train")
     p.set_defaults(func=cmd_train)
 
     conventions = list(CONVENTIONS)
@@ -391,6 +416,8 @@ def build_parser():
     p.add_argument("--optimizer", default="sgd", choices=[*UPDATE_RULES, *ALIASES])
     _memory_flag(p)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
+    _checkpoint_flag(p, "predict")
+    _plot_flag(p, "per layer: forward and backward FLOPs, activation and cache bytes, grouped by block")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("compare", help="networks and their variants side by side (seed-cnn seed-cnn@width=2 ...)",
@@ -422,6 +449,8 @@ def build_parser():
     p.add_argument("--dtype", default=None, choices=TRAINING_DTYPES)
     p.add_argument("--format", default="table", choices=["table", "markdown", "json", "csv"])
     _force_flag(p)
+    _checkpoint_flag(p, "profile")
+    _plot_flag(p, "memory over the step's timeline, predicted against measured")
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("bench", help="time a training step and a forward pass, beside PyTorch's if installed")

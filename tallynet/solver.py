@@ -128,6 +128,9 @@ class Solver:
       that has none. Without it, a model built of layers is recorded as ``{"model": its
       canonical spec}``, so that a resume into another network with the same parameter
       shapes (sigmoid for relu, layernorm for batchnorm) is refused too
+    - gradient_checkpoint: train with gradient checkpointing every this many layers
+      (sets ``model.checkpoint``, see :mod:`tallynet.models.checkpointing`): less memory,
+      one more forward pass per segment, the same gradients bit for bit
 
     Epochs and iterations are counted from 1 in ``info``, messages and file names.
     After :meth:`train` the parameters with the best validation accuracy are put
@@ -137,7 +140,7 @@ class Solver:
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  checkpoint_name=None, print_every=10, verbose=True, seed=None,
-                 on_iteration=None, on_epoch_end=None, resume_from=None, run_info=None):
+                 on_iteration=None, on_epoch_end=None, resume_from=None, run_info=None, gradient_checkpoint=None):
         if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
             raise TypeError("model must have a params dict and a loss(X, y=None) method")
         if hasattr(model, "get_state") != hasattr(model, "set_state"):
@@ -153,6 +156,11 @@ class Solver:
         self._run_info_given = run_info is not None
         self.run_info = run_info if run_info is not None else _model_record(model)
         self.model = model
+        if gradient_checkpoint is not None:
+            if not hasattr(model, "checkpoint"):
+                raise TypeError(f"gradient_checkpoint needs a tallynet Graph or Sequential model, got "
+                                f"{type(model).__name__}")
+            model.checkpoint = gradient_checkpoint  # validated by the model: 1 to its layer count
         self.X_train, self.y_train, self.X_val, self.y_val = _check_data(data)
         self.update_rule = optim.get_update_rule(update_rule)
         self.update_rule_name = update_rule if isinstance(update_rule, str) else getattr(

@@ -265,6 +265,19 @@ def test_cli_formats(capsys):
 def test_the_readme_quotes_the_command():
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     labels = ("seed-cnn", "seed-cnn@depthwise", "seed-cnn@depthwise=keep-first", "seed-cnn@width=2",
-              "seed-cnn@input=3x64x64", "seed-cnn@blocks=+1", "seed-cnn@mixed", "seed-cnn@optimizer=adam")
-    assert "tallynet compare " + " ".join(labels[:4]) + " \\\n    " + " ".join(labels[4:]) in readme
+              "seed-cnn@input=3x64x64", "seed-cnn@blocks=+1", "seed-cnn@mixed", "seed-cnn@optimizer=adam",
+              "seed-cnn@checkpoint=4")
+    assert "tallynet compare " + " ".join(labels[:4]) + " \\\n    " + " ".join(labels[4:]) + " \\\n    --format" in readme
     assert compare(*labels).to_markdown() in readme
+
+
+def test_checkpoint_variant_adds_the_recomputed_forward_passes():
+    # seed-cnn's 14 layers in segments of 4: the last segment (GAP, FC) keeps its caches and is
+    # not run again, the other three (the three conv blocks) are; under macs only their
+    # convolutions count: 3·32·9 per output at 32x32, 32·64·9 at 16x16, 64·128·9 at 8x8
+    per_sample = 32 * 32 * 32 * 3 * 9 + 64 * 16 * 16 * 32 * 9 + 128 * 8 * 8 * 64 * 9
+    plain, checkpointed = compare("seed-cnn", "seed-cnn@checkpoint=4", convention="macs", batch=2).rows()
+    assert plain["recompute_flops"] == 0 and checkpointed["recompute_flops"] == 2 * per_sample
+    assert checkpointed["peak_bytes_estimate"] < plain["peak_bytes_estimate"]
+    with pytest.raises(TransformError, match="checkpoint=K"):
+        compare("seed-cnn", "seed-cnn@checkpoint=0")

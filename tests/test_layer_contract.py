@@ -70,6 +70,9 @@ CASES = [
     ("conv-rows-left-over", lambda: Conv2d(2, 3, stride=2, pad=1), (2, 3, 6, 7)),  # (6 + 2 - 3) % 2 = 1
     ("conv-uncovered-edge", lambda: Conv2d(2, 3, stride=2), (1, 2, 6, 6)),  # last row and column under no window
     ("conv-one-window", lambda: Conv2d(1, (4, 3)), (1, 1, 4, 3)),
+    ("conv-pointwise", lambda: Conv2d(5, 1), (2, 3, 4, 5)),  # x is its own columns; dx a view of dcols
+    ("conv-pointwise-groups2-no-bias", lambda: Conv2d(4, 1, groups=2, bias=False), (2, 6, 3, 4)),
+    ("conv-1x1-stride2", lambda: Conv2d(3, 1, stride=2), (2, 3, 5, 6)),  # not pointwise: im2col subsamples
     ("conv-groups2", lambda: Conv2d(6, 3, pad=1, groups=2), (2, 4, 5, 6)),
     ("conv-depthwise-stride2", lambda: Conv2d(3, 3, stride=2, pad=1, groups=3), (2, 3, 7, 6)),
     ("conv-depthwise-multiplier2-no-bias", lambda: Conv2d(4, (3, 2), groups=2, bias=False), (1, 2, 5, 4)),

@@ -168,6 +168,8 @@ def test_the_summary_and_the_walkthrough_say_which_model():
 def test_an_unknown_memory_model_is_refused():
     with pytest.raises(ValueError, match="memory must be one of tallynet, torch, got 'pytorch'"):
         summary("seed-cnn", memory="pytorch")
+    with pytest.raises(ValueError, match="memory='torch' does not model gradient checkpointing"):
+        summary("seed-cnn", memory="torch", checkpoint=4).totals()
 
 
 def _cli(*args):

@@ -16,7 +16,8 @@ QUANTITIES = (("params", "Parameters", lambda n: f"{n:,}"),
               ("activation_bytes", "Activations", fmt_bytes),
               ("peak_bytes_estimate", "Step peak", fmt_bytes),
               ("forward_flops", "Forward FLOPs", fmt_flops),
-              ("backward_flops", "Backward FLOPs", fmt_flops))
+              ("backward_flops", "Backward FLOPs", fmt_flops),
+              ("recompute_flops", "Recomputed FLOPs", fmt_flops))
 
 
 class Comparison:
@@ -47,7 +48,8 @@ class Comparison:
         return (f"Batch {self.batch}, convention `{self.convention.name}` ({self.convention.description}); "
                 f"each figure × or ÷ that of {self.labels[0]}. Activations: the input and every layer's output; step peak: "
                 "the predicted peak memory of a training step; FLOPs of the forward pass and of every layer's "
-                "whole backward pass; mixed: 16-bit activations, float32 parameters, gradients and optimizer state.")
+                "whole backward pass, and of the forward passes gradient checkpointing runs again; mixed: 16-bit "
+                "activations, float32 parameters, gradients and optimizer state.")
 
     def _cells(self, row, index):
         cells = [row["label"], row["precision"], row["optimizer"]]

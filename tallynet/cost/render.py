@@ -62,7 +62,7 @@ def _header(s):
             f"({s.memory.description}). "
             f"Parameters {t['params']:,}; forward {fmt_flops_unit(t['forward_flops'])}, "
             f"backward {fmt_flops_unit(t['backward_flops'])} (ratio {t['backward_forward_ratio']:.2f}). "
-            + s.step_note()).rstrip()
+            + s.step_note() + " " + s.checkpoint_note()).rstrip()
 
 
 def _node(s, l):
@@ -202,7 +202,8 @@ def to_rich_table(s):
                            f"{fmt_flops(t['forward_flops'])}  backward {fmt_flops(t['backward_flops'])}  "
                            f"(x{t['backward_forward_ratio']:.2f})"
                            + (f"  |  a training step's backward {fmt_flops(t['step_backward_flops'])} (no input "
-                              "gradient)" if t["step_backward_flops"] != t["backward_flops"] else "")))
+                              "gradient)" if t["step_backward_flops"] != t["backward_flops"] else "")
+                           + (f"\n{s.checkpoint_note()}" if s.checkpoint else "")))
     for col, justify in [("Layer", "left"), ("Input", "left"), ("Output", "left"), ("Params", "right"),
                          ("Memory", "right"), ("Fwd FLOPs", "right"), ("Bwd FLOPs", "right"), ("Bwd %", "right")]:
         table.add_column(col, justify=justify, no_wrap=True)

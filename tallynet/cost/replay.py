@@ -1,201 +1,221 @@
-"""The replay of a training step's forward and backward passes over a graph's edges, which
-both memory models run (:meth:`Summary.step_peaks`: tallynet's kernels; and
-:mod:`tallynet.cost.torch_memory`: PyTorch's).
+"""The memory replay of a training step: bytes alive after each pass, and each pass's peak.
 
-Each node says how its passes hold memory (:class:`NodeMemory`: its output, what it keeps
-for backward, its :class:`~tallynet.layers.base.Footprint`); the replay walks the nodes
-in order, then backwards, adding and freeing bytes as the executor does, and returns the
-largest totals along the way. The models differ in what a node keeps and in when it lets
-go: tallynet's caches live until the end of the backward pass; PyTorch's autograd frees a
-node's saved tensors once its backward has run (``frees_saved``), and with them the
-activations nothing else holds.
+:meth:`Summary.step_timeline <tallynet.cost.summary.Summary.step_timeline>` replays a step
+as the executor (:class:`tallynet.models.Graph`) runs it, from shapes alone: parameters,
+running averages, optimizer state and the batch (inputs, and mse's targets of the scores'
+shape; class labels are left out) are alive throughout; each node's pass adds its
+``footprint`` peak to what is alive when it starts. The forward side is replayed as Python
+frees it, by reference: each buffer (a node's output, its cache) has holders (the
+executor's table of outputs, a cache that references it, a checkpoint's boundary, the
+scores) and is freed when the last holder lets go. An output lives in the buffer of its
+node, or of its input's when the node is a view; a cache holds its input's buffer when the
+layer keeps its input, its output's when it keeps its output.
+
+With gradient checkpointing (:mod:`tallynet.models.checkpointing`) the replay follows the
+same segments: a segment's caches are let go at its end (but the last's), its boundary
+outputs are held until the earliest segment reading them is recomputed, and on reaching a
+recomputed segment the backward lets the caches of the segment after it go and runs its
+forward passes again ("recompute" points).
+
+Each :class:`Point` is taken where the profiler measures (``tallynet.profile.profiler``):
+when a pass returns, before the executor lets its inputs (or its dout) go.
+
+What each node keeps and holds, the loss's arrays, the batch and the update's temporaries
+come from the summary's memory model (:mod:`tallynet.cost.memory_models`): tallynet's
+kernels, whose caches live until the end of the backward pass, or PyTorch's
+(:mod:`tallynet.cost.torch_memory`), whose autograd lets a node's saved tensors go once its
+backward has run (``frees_saved``).
 """
 
+import math
 from dataclasses import dataclass
 
 from .. import optim
-from ..layers.losses import LOSS_ARRAYS
-from ..models.nodes import MODEL_INPUT, last_uses
+from ..models.checkpointing import boundary_release, recomputed_segments, segment_last_uses, segments
+from ..models.nodes import MODEL_INPUT, input_list, last_uses
 
 
 @dataclass(frozen=True)
-class NodeMemory:
-    """One node's part in the replay, in bytes."""
+class Point:
+    """One pass of the replayed step: ``phase`` is ``forward``, ``loss``, ``recompute``,
+    ``backward`` or ``update``; ``index`` the node (-1 for the loss and the update)."""
 
-    inputs: tuple            # the indices of the nodes it takes (MODEL_INPUT: the batch)
-    output_bytes: int
-    kept_bytes: int          # arrays of its own the forward pass keeps for backward (caches, saved tensors)
-    footprint: object        # a Footprint: the passes' peaks, what the node keeps of its input and output
-    param_bytes: int         # its parameter gradients, allocated by its backward
-    input_bytes: tuple       # the bytes of each input, the size of each dx
-    training_pass: str       # "full", "params" or "none" (models.nodes.training_passes)
-
-
-@dataclass(frozen=True)
-class LossMemory:
-    """The loss's arrays, in multiples of the scores' bytes."""
-
-    forward: int = 0         # held at once by the loss's forward pass
-    kept: int = 0            # of those, kept for its backward
-    backward: int = 0        # held at once by its backward pass, dscores included
-    keeps_scores: bool = True  # whether the scores stay alive until the loss's backward
-    holds_dscores: bool = True  # whether dscores stays alive to the end (tallynet's loss returns it)
+    phase: str
+    index: int
+    name: str
+    peak: int   # the most bytes alive during the pass
+    after: int  # bytes alive when the pass returns
 
 
-def _owners(nodes):
-    """The node whose buffer holds each output (MODEL_INPUT: the batch): a view's is its input's."""
-    owner = []
-    for n in nodes:
-        view, first = n.footprint.is_view, n.inputs[0]
-        owner.append((owner[first] if first != MODEL_INPUT else MODEL_INPUT) if view else len(owner))
-    return owner
+class _Buffers:
+    """Buffers and their holders; ``alive`` counts every byte, gradients included (added directly)."""
 
+    def __init__(self, alive):
+        self.alive, self.size, self.holders, self._next = alive, {}, {}, 0
 
-def _held(nodes, owner, loss):
-    """Per node (len(nodes): the loss), the buffers its kept arrays reference: its output's
-    where it keeps its output, its inputs' where it keeps its input (never the batch's)."""
-    held = {}
-    for i, n in enumerate(nodes):
-        buffers = {owner[i]} if n.footprint.keeps_output else set()
-        if n.footprint.keeps_input:
-            buffers |= {owner[j] for j in n.inputs if j != MODEL_INPUT}
-        held[i] = buffers - {MODEL_INPUT}
-    held[len(nodes)] = {owner[-1]} - {MODEL_INPUT} if nodes and loss.keeps_scores else set()
-    return held
+    def new(self, nbytes, holder):
+        key, self._next = self._next, self._next + 1
+        self.size[key], self.holders[key] = nbytes, {holder}
+        self.alive += nbytes
+        return key
 
+    def hold(self, key, holder):
+        if key is not None:  # None: the batch, the caller's
+            self.holders[key].add(holder)
 
-def replay(nodes, base, loss, frees_saved=False):
-    """``{"forward", "backward"}``: the peak bytes of a step's forward (the loss's included) and
-    backward passes, ``base`` bytes (parameters, state, the batch) alive throughout.
-
-    Forward: each node adds its ``forward_peak`` to what is alive when it starts, then keeps
-    its output and ``kept_bytes``; a buffer is freed after its last consumer's forward
-    unless a node keeps it. Backward, from the last node: dscores, then each node's
-    ``backward_peak`` above its dout; its dout is freed once it has made its dx (a dx that
-    is a view of dout carries dout's buffer on), two gradients of one output are summed
-    into a new array; its parameter gradients stay. With ``frees_saved``, a node's kept
-    arrays are freed after its backward, and so is every buffer no node still keeps.
-    """
-    owner = _owners(nodes)
-    held = _held(nodes, owner, loss)
-    holders = {}  # per buffer kept past its last use: how many nodes' kept arrays reference it
-    for buffers in held.values():
-        for b in buffers:
-            holders[b] = holders.get(b, 0) + 1
-    freed_after = {}
-    for i, last in enumerate(last_uses([(None, n.inputs) for n in nodes])):
-        freed_after[owner[i]] = max(freed_after.get(owner[i], last), last)
-    alive = forward = base
-    for i, n in enumerate(nodes):
-        forward = max(forward, alive + n.footprint.forward_peak)
-        if n.footprint.is_view:
-            continue
-        alive += n.output_bytes + n.kept_bytes
-        alive -= sum(nodes[b].output_bytes for b in {owner[j] for j in n.inputs if j != MODEL_INPUT}
-                     if b != MODEL_INPUT and b not in holders and freed_after[b] == i)
-    scores = nodes[-1].output_bytes if nodes else 0
-    forward = max(forward, alive + loss.forward * scores)
-    alive += loss.kept * scores
-    if nodes and owner[-1] != MODEL_INPUT and owner[-1] not in holders:
-        alive -= scores  # the loss was the scores' last use
-
-    def release(i, kept_bytes):
-        """Node ``i``'s backward has run (i = len(nodes): the loss's): free what only it kept."""
-        nonlocal alive
-        if not frees_saved:
+    def drop(self, key, holder):
+        if key is None or key not in self.holders:
             return
-        alive -= kept_bytes
-        for b in held[i]:
-            holders[b] -= 1
-            alive -= nodes[b].output_bytes if not holders[b] else 0
+        self.holders[key].discard(holder)
+        if not self.holders[key]:
+            self.alive -= self.size.pop(key)
+            del self.holders[key]
 
-    # the loss's backward: dscores, held by the loss, then the dout of the last node
-    backward = alive + loss.backward * scores
-    alive += scores
-    release(len(nodes), loss.kept * scores)
-    pending = {len(nodes) - 1: (scores, not loss.holds_dscores)}  # per node: (bytes of its dout, may it be freed)
-    for i in reversed(range(len(nodes))):
-        n = nodes[i]
-        if n.training_pass == "none" or i not in pending:
-            continue
-        size, freeable = pending.pop(i)
-        backward = max(backward, alive + n.footprint.training_backward_peak(n.training_pass))
-        if (n.footprint.is_view and not n.footprint.dx_allocated) or n.footprint.grads_are_views:
-            # each dx is a view of dout: the first input's carries its buffer on
-            alive += 0 if n.footprint.is_view else n.param_bytes
-            gradients = [(j, b, freeable and k == 0) for k, (j, b) in enumerate(zip(n.inputs, n.input_bytes))]
-        else:
-            alive += n.param_bytes - (size if freeable else 0)
-            gradients = []
-            if n.training_pass == "full":
-                alive += sum(n.input_bytes)
-                gradients = [(j, b, True) for j, b in zip(n.inputs, n.input_bytes)]
-        for j, b, may_free in gradients:
-            if j in pending:  # the two gradients are summed into a new array, then let go
-                before, before_free = pending.pop(j)
-                alive += b - (before if before_free else 0) - (b if may_free else 0)
-                may_free = True
-            pending[j] = (b, may_free)
-        release(i, n.kept_bytes)
-    return {"forward": forward, "backward": backward}
+    def drop_holder(self, holder):
+        for key in [k for k, h in self.holders.items() if holder in h]:
+            self.drop(key, holder)
 
 
-class MemoryModel:
-    """What a memory model states beyond the replay (``summary(..., memory=name)``): each
-    node's kept bytes and :class:`~tallynet.layers.base.Footprint`, the loss's arrays, the
-    batch, and the optimizer update's temporaries."""
+class _Step:
+    """One replayed step over a Summary's rows; :meth:`run` returns the points."""
 
-    name = None
-    #: what the model describes, for the reports' headers
-    description = None
-    #: the reports' name for a node's kept bytes
-    kept_label = None
-    #: whether a node's kept arrays are freed after its backward (autograd) or at the end
-    frees_saved = False
+    def __init__(self, s, checkpoint):
+        self.s, self.L, self.k = s, s.layers, checkpoint
+        L = self.L
+        self.param_bytes = sum(l.param_bytes for l in L)
+        self.base = (self.param_bytes + sum(l.state for l in L) * s.master_dtype.itemsize
+                     + optim.STATE_ARRAYS[s.optimizer] * self.param_bytes + s.memory.batch_bytes(s))
+        # mixed precision's 16-bit copies of the weights live from the forward through the
+        # backward; the update runs without them
+        self.mem = _Buffers(self.base + s.weight_copy_bytes)
+        self.points = []
+        nodes = [(l.layer, l.inputs) for l in L]
+        if checkpoint:
+            self.seg = segments(nodes, checkpoint)
+            self.recomputed = recomputed_segments(nodes, checkpoint)
+            self.release = boundary_release(nodes, checkpoint)
+            self.in_segment_last = segment_last_uses(nodes, checkpoint)
+        self.last = last_uses(nodes)
+        self.current = None
 
-    def node(self, layer, input_shape, dtype, training_pass):
-        """``(kept bytes, Footprint)`` of one node."""
-        raise NotImplementedError
+    def point(self, phase, index, peak, after=None):
+        name = self.L[index].name if index >= 0 else phase
+        self.points.append(Point(phase, index, name, peak, self.mem.alive if after is None else after))
 
-    def saved_line(self, layer, input_shape, dtype, training_pass):
-        """A markdown line for the walkthrough saying what the node keeps for its backward, or None."""
-        return None
+    def members(self, s):
+        return range(s * self.k, min((s + 1) * self.k, len(self.L)))
 
-    def loss(self, loss):
-        """:class:`LossMemory` of the loss, a name of :data:`~tallynet.layers.losses.LOSS_ARRAYS`."""
-        raise NotImplementedError
+    def run_node(self, i, buf, last, tag, phase):
+        """A node's forward pass: its output and cache allocated, then its inputs let go."""
+        l, mem = self.L[i], self.mem
+        peak = mem.alive + l.footprint.forward_peak
+        out = buf[l.inputs[0]] if l.footprint.is_view else mem.new(l.activation_bytes, (tag, i))
+        mem.hold(out, (tag, i))
+        buf[i] = out
+        if l.cache_bytes and not l.footprint.is_view:
+            mem.new(l.cache_bytes, ("cache", i))
+        for j in (l.inputs if l.footprint.keeps_input else ()):
+            mem.hold(buf[j], ("cache", i))
+        if l.footprint.keeps_output:
+            mem.hold(out, ("cache", i))
+        self.point(phase, i, peak)
+        for j in set(l.inputs):
+            if j != MODEL_INPUT and last[j] == i:
+                mem.drop(buf[j], (tag, j))
 
-    def batch_bytes(self, s):
-        """The bytes of the batch, alive throughout the step of :class:`Summary` ``s``."""
-        raise NotImplementedError
+    def forward(self):
+        self.buf = {MODEL_INPUT: None}
+        final = self.seg[-1] if self.k and self.L else None
+        for i in range(len(self.L)):
+            self.run_node(i, self.buf, self.last, "value", "forward")
+            if not self.k:
+                continue
+            if i in self.release:
+                self.mem.hold(self.buf[i], ("boundary", i))
+            if self.seg[i] != final and (i + 1 == len(self.L) or self.seg[i + 1] != self.seg[i]):
+                for j in self.members(self.seg[i]):
+                    self.mem.drop_holder(("cache", j))
 
-    def update_temporaries(self, s):
-        """The most bytes the optimizer update holds at once beside every parameter, gradient and state."""
-        raise NotImplementedError
+    def enter(self, s):
+        """The backward reaches segment ``s``: the previous segment's caches go, ``s`` is recomputed."""
+        if s == self.current:
+            return
+        if self.current is not None:
+            for j in self.members(self.current):
+                self.mem.drop_holder(("cache", j))
+        self.current = s
+        if s in self.recomputed:
+            buf = {MODEL_INPUT: None, **{j: self.buf[j] for j in self.release}}
+            for i in self.members(s):
+                self.run_node(i, buf, self.in_segment_last, "recomputed", "recompute")
+                if self.in_segment_last[i] == i:
+                    self.mem.drop(buf[i], ("recomputed", i))
+        for j in [j for j, r in self.release.items() if r == s]:
+            self.mem.drop(self.buf[j], ("boundary", j))
+            del self.release[j]
+
+    def backward(self):
+        """The loss, then each node's backward: the caches live until the end (or, checkpointed,
+        until the backward leaves their segment; or, with ``frees_saved``, until the node's own
+        backward has run); dscores is held by the loss (unless the memory model's loss lets it
+        go), each later dout is freed once its node has turned it into its dx."""
+        L, mem, itemsize, model = self.L, self.mem, self.s.dtype.itemsize, self.s.memory
+        loss = model.loss(self.s.loss)
+        dout = L[-1].activation_bytes if L else 0
+        peak = mem.alive + loss.forward * dout
+        kept = mem.new(loss.kept * dout, "loss") if loss.kept else None
+        if L and not loss.keeps_scores:
+            mem.drop(self.buf[len(L) - 1], ("value", len(L) - 1))  # the loss was the scores' last use
+        peak = max(peak, mem.alive + loss.backward * dout)
+        mem.alive += dout
+        if model.frees_saved:
+            mem.drop(kept, "loss")
+        self.point("loss", -1, peak)
+        pending = {len(L) - 1: (dout, not loss.holds_dscores)}  # per node: (bytes of its dout, may it be freed)
+        for i in reversed(range(len(L))):
+            l = L[i]
+            if l.training_pass == "none" or i not in pending:
+                continue
+            if self.k:
+                self.enter(self.seg[i])
+            size, freeable = pending.pop(i)
+            peak = mem.alive + l.footprint.training_backward_peak(l.training_pass)
+            sizes = [math.prod(shape) * itemsize for shape in input_list(l.input_shape)]
+            if (l.footprint.is_view and not l.footprint.dx_allocated) or l.footprint.grads_are_views:
+                # each dx is a view of dout: the first input's carries its buffer on
+                mem.alive += 0 if l.footprint.is_view else l.param_bytes
+                self.point("backward", i, peak)
+                gradients = [(j, n, freeable and k == 0) for k, (j, n) in enumerate(zip(l.inputs, sizes))]
+            else:
+                mem.alive += l.param_bytes
+                gradients = []
+                if l.training_pass == "full":
+                    mem.alive += l.input_grad_bytes
+                    gradients = [(j, n, True) for j, n in zip(l.inputs, sizes)]
+                self.point("backward", i, peak)
+                mem.alive -= size if freeable else 0
+            for j, n, may_free in gradients:
+                if j in pending:  # the two gradients are summed into a new array, then let go
+                    before, before_free = pending.pop(j)
+                    mem.alive += n - (before if before_free else 0) - (n if may_free else 0)
+                    may_free = True
+                pending[j] = (n, may_free)
+            if model.frees_saved:  # autograd lets the node's saved tensors go
+                mem.drop_holder(("cache", i))
+
+    def update(self):
+        peak = self.base + self.param_bytes + self.s.memory.update_temporaries(self.s)
+        self.point("update", -1, peak, self.base)
+
+    def run(self):
+        self.point("start", -1, self.base)
+        self.forward()
+        self.backward()
+        self.update()
+        return self.points
 
 
-class TallynetMemory(MemoryModel):
-    """tallynet's own NumPy kernels (``Layer.cache_bytes`` and ``Layer.footprint``; the peak
-    ``tallynet profile`` measures with tracemalloc)."""
-
-    name = "tallynet"
-    description = "tallynet's own NumPy kernels"
-    kept_label = "Extra forward caches (im2col columns, masks, ...)"
-
-    def node(self, layer, input_shape, dtype, training_pass):
-        itemsize = dtype.itemsize
-        return layer.cache_bytes(input_shape, itemsize), layer.footprint(input_shape, itemsize)
-
-    def loss(self, loss):
-        return LossMemory(backward=LOSS_ARRAYS[loss])
-
-    def batch_bytes(self, s):
-        # the inputs, and mse's targets of the scores' shape (class labels are left out)
-        return s.input_bytes + (s.layers[-1].activation_bytes if s.layers and s.loss == "mse" else 0)
-
-    def update_temporaries(self, s):
-        # the rule's temporaries (param - lr * grad, ...) of the largest parameter
-        return optim.UPDATE_TEMPORARIES[s.optimizer] * max((l.largest_param_bytes for l in s.layers), default=0)
-
-
-TALLYNET = TallynetMemory()
+def step_timeline(s, checkpoint=None):
+    """The :class:`Point` list of a training step of Summary ``s``, checkpointed every
+    ``checkpoint`` nodes when given."""
+    return _Step(s, checkpoint).run()

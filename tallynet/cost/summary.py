@@ -37,8 +37,9 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
 - the loss: a few arrays of the scores' size (:data:`~tallynet.layers.losses.LOSS_ARRAYS`),
   small for a classifier but not for a regression net with large outputs.
 
-That is the memory model ``tallynet`` (the default): the replay itself is
-:func:`tallynet.cost.replay.replay`, which ``memory="torch"`` runs too, for a PyTorch CPU
+The replay itself is :mod:`tallynet.cost.replay` (:meth:`Summary.step_timeline`: the bytes
+alive after every pass), which also follows gradient checkpointing (``checkpoint=K``). That
+is the memory model ``tallynet`` (the default); ``memory="torch"`` replays a PyTorch CPU
 training step of the same network (:mod:`tallynet.cost.torch_memory`).
 
 Left out: L2 regularization's gradient additions, arrays of the size of a
@@ -49,6 +50,7 @@ padded buffer, which stays alive with it).
 
 from dataclasses import dataclass, field
 
+import copy
 import io
 import numpy as np
 
@@ -60,9 +62,11 @@ from ..layers.base import Footprint
 from ..layers.losses import LOSS_ARRAYS
 from ..models.nodes import MODEL_INPUT, chain, input_list, node_shapes, training_passes
 from ..models.spec import build_nodes
+from ..models.checkpointing import check_checkpoint, recomputed_segments, segments
 from .conventions import get_convention
-from .render import Rendered, fmt_flops_unit
-from .replay import TALLYNET, NodeMemory, replay
+from .memory_models import TALLYNET
+from .replay import step_timeline
+from .render import Rendered, fmt_bytes, fmt_flops_unit
 from .torch_memory import TORCH_MEMORY
 
 #: the memory models ``summary(..., memory=)`` takes, by name
@@ -70,7 +74,7 @@ MEMORY_MODELS = {m.name: m for m in (TALLYNET, TORCH_MEMORY)}
 
 
 def get_memory_model(memory):
-    """The :class:`~tallynet.cost.replay.MemoryModel` of a name in :data:`MEMORY_MODELS` (or itself)."""
+    """The :class:`~tallynet.cost.memory_models.MemoryModel` of a name in :data:`MEMORY_MODELS` (or itself)."""
     if isinstance(memory, str) and memory in MEMORY_MODELS:
         return MEMORY_MODELS[memory]
     if hasattr(memory, "node") and hasattr(memory, "frees_saved"):
@@ -197,16 +201,18 @@ class Summary(Rendered):
     """The cost of one network at one batch size under one convention.
 
     Attributes: ``layers`` (list of :class:`LayerCost`), ``input_shape``, ``batch``,
-    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``, ``memory`` (the memory model,
-    a :class:`~tallynet.cost.replay.MemoryModel`: what the caches and peaks describe);
+    ``convention``, ``dtype``, ``optimizer``, ``loss``, ``name``, ``checkpoint`` (layers per
+    checkpointed segment, or None), ``memory`` (the memory model, a
+    :class:`~tallynet.cost.memory_models.MemoryModel`: what the caches and peaks describe);
     ``totals()`` gives the sums.
     Render with ``to_markdown()``, ``to_json()``, ``to_csv()``, ``to_table()`` (rich)
     or ``to_html()``; in Jupyter it shows itself as an HTML table.
     """
 
     def __init__(self, nodes, input_shape, batch, convention, dtype, optimizer, name=None, loss="softmax",
-                 names=None, master_dtype=None, memory=TALLYNET):
+                 names=None, master_dtype=None, checkpoint=None, memory=TALLYNET):
         self.name = name or "network"
+        self.checkpoint = check_checkpoint(checkpoint, nodes)
         self.loss = loss
         self.memory = memory
         self.batch = batch
@@ -279,6 +285,7 @@ class Summary(Rendered):
         forward = sum((l.flops.forward for l in L), Ops())
         backward = sum((l.flops.backward for l in L), Ops())
         step_backward = sum((l.step_backward for l in L), Ops())
+        recompute = sum((l.flops.forward for l in self.recomputed_layers()), Ops())
         return {
             "params": params,
             "trainable_params": params,
@@ -302,11 +309,41 @@ class Summary(Rendered):
             "backward_forward_ratio": backward.total / forward.total if forward.total else float("nan"),
             # what a training step runs: the first layer with parameters computes no dx
             "step_backward_flops": step_backward.total,
-            "step_flops": forward.total + step_backward.total,
+            "step_flops": forward.total + step_backward.total + recompute.total,
+            # gradient checkpointing: the forward passes the backward runs again
+            "checkpoint": self.checkpoint,
+            "recompute_flops": recompute.total,
+            "recompute_flops_by_kind": recompute.as_dict(),
             "step_backward_flops_by_kind": step_backward.as_dict(),
             "forward_flops_by_kind": forward.as_dict(),
             "backward_flops_by_kind": backward.as_dict(),
         }
+
+    def recomputed_layers(self):
+        """The rows whose forward pass a checkpointed step runs twice (none without checkpointing)."""
+        if not self.checkpoint:
+            return []
+        nodes = [(l.layer, l.inputs) for l in self.layers]
+        again = recomputed_segments(nodes, self.checkpoint)
+        return [l for l, s in zip(self.layers, segments(nodes, self.checkpoint)) if s in again]
+
+    def checkpoint_note(self):
+        """One sentence on gradient checkpointing's segments, extra FLOPs and peak, or ''."""
+        if not self.checkpoint:
+            return ""
+        t, plain = self.totals(), self.with_checkpoint(None).totals()
+        segment_count = -(-len(self.layers) // self.checkpoint)
+        return (f"Gradient checkpointing every {self.checkpoint} layers ({segment_count} segments, "
+                f"{len(self.recomputed_layers())} layers recomputed): the backward runs "
+                f"{fmt_flops_unit(t['recompute_flops'])} of forward passes again "
+                f"(+{100 * t['recompute_flops'] / t['forward_flops']:.1f} % of the forward) and the step's peak is "
+                f"{fmt_bytes(t['peak_bytes_estimate'])} instead of {fmt_bytes(plain['peak_bytes_estimate'])}.")
+
+    def with_checkpoint(self, checkpoint):
+        """A copy of this summary with another checkpointing (None: none)."""
+        other = copy.copy(self)
+        other.checkpoint = check_checkpoint(checkpoint, [(l.layer, l.inputs) for l in self.layers])
+        return other
 
     def step_note(self):
         """One sentence on what a training step leaves out of the backward totals, or ''."""
@@ -318,30 +355,25 @@ class Summary(Rendered):
                 f"gradient of the input batch, so {first.name} skips its input gradient "
                 f"({fmt_flops_unit(first.flops.backward_input.total)}), as PyTorch does for inputs.")
 
+    def step_timeline(self):
+        """The replayed step, pass by pass: a list of :class:`~tallynet.cost.replay.Point`
+        (see :mod:`tallynet.cost.replay`), checkpointed as :attr:`checkpoint` says."""
+        if self.checkpoint and self.memory.frees_saved:
+            raise ValueError(f"memory={self.memory.name!r} does not model gradient checkpointing; "
+                             "use memory='tallynet' with checkpoint")
+        return step_timeline(self, self.checkpoint)
+
     def step_peaks(self):
-        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``,
-        under the summary's memory model (``memory="torch"``: :mod:`tallynet.cost.torch_memory`).
-
-        tallynet's own kernels: the step replayed over the nodes' edges (:func:`~tallynet.cost.replay.replay`,
-        see the module docstring) with each layer's ``cache_bytes`` and ``footprint``; parameters,
-        running averages, optimizer state and the batch (inputs, and mse's targets of the scores'
-        shape; class labels are left out) are alive throughout, and the caches until the end of the
-        backward pass. The update holds every gradient and the rule's temporaries for the largest
-        parameter (:data:`tallynet.optim.UPDATE_TEMPORARIES`).
-        """
-        L = self.layers
-        param_bytes = sum(l.param_bytes for l in L)
-        base = (param_bytes + sum(l.state for l in L) * self.master_dtype.itemsize
-                + optim.STATE_ARRAYS[self.optimizer] * param_bytes + self.memory.batch_bytes(self))
-        nodes = [NodeMemory(l.inputs, l.activation_bytes, l.cache_bytes, l.footprint, l.param_bytes,
-                            self.input_sizes(l), l.training_pass) for l in L]
-        # mixed precision's weight copies live through forward and backward; the update runs without them
-        peaks = replay(nodes, base + self.weight_copy_bytes, self.memory.loss(self.loss), self.memory.frees_saved)
-        return {**peaks, "update": base + param_bytes + self.memory.update_temporaries(self)}
-
-    def input_sizes(self, l):
-        """The bytes of each of a row's inputs (of each dx)."""
-        return tuple(_count(shape) * self.dtype.itemsize for shape in input_list(l.input_shape))
+        """Estimated peak bytes of a training step's phases: ``{"forward", "backward", "update"}``
+        (the backward includes the loss and, checkpointed, the recomputed forward passes), from
+        :meth:`step_timeline`, under the summary's memory model."""
+        points = self.step_timeline()
+        phase = {"start": "forward", "forward": "forward", "loss": "backward", "recompute": "backward",
+                 "backward": "backward", "update": "update"}
+        peaks = {"forward": 0, "backward": 0, "update": 0}
+        for p in points:
+            peaks[phase[p.phase]] = max(peaks[phase[p.phase]], p.peak)
+        return peaks
 
     def by_type(self):
         """Forward and backward FLOPs per layer group, in network order of first appearance."""
@@ -379,7 +411,7 @@ class Summary(Rendered):
 
 
 def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd", master_dtype=None,
-            memory="tallynet"):
+            checkpoint=None, memory="tallynet"):
     """The cost :class:`Summary` of a model object, a spec dict, a YAML spec path or a preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
@@ -391,6 +423,9 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
       training as PyTorch's autocast holds it (see the module docstring)
     - optimizer: a rule of :mod:`tallynet.optim` (``"sgd"``, ``"momentum"``, ``"rmsprop"``,
       ``"adam"``, ...): sizes the optimizer state and the update's temporaries
+    - checkpoint: gradient checkpointing every ``checkpoint`` layers (nodes), as
+      :mod:`tallynet.models.checkpointing` runs it: the peak is replayed with it and the
+      totals gain the recomputed forward FLOPs (default: the model's own ``checkpoint``)
     - memory: the memory model of the caches and the peak (:data:`MEMORY_MODELS`): ``"tallynet"``
       for tallynet's own kernels, ``"torch"`` for a PyTorch CPU training step of the same network
     """
@@ -402,15 +437,16 @@ def summary(network, batch=None, convention="exact", dtype=None, optimizer="sgd"
     dtype = cost_dtype(dtype or about["dtype"]).name
     master_dtype = None if master_dtype is None else cost_dtype(master_dtype).name
     batch = check_int("batch", about["batch"] if batch is None else batch, 1)  # 2.5 is refused, not truncated
+    checkpoint = about["checkpoint"] if checkpoint is None else checkpoint
     return Summary(nodes, input_shape, batch, convention, dtype, optimizer, name=about["name"], loss=loss,
-                   names=names, master_dtype=master_dtype, memory=memory)
+                   names=names, master_dtype=master_dtype, checkpoint=checkpoint, memory=memory)
 
 
 def network_nodes(network):
     """``(nodes, names, input_shape, about)`` of a model object, a spec dict, a YAML spec path or a
     preset name, with no parameter allocated: what the cost model walks. ``names`` are a graph's
-    node names (None for a chain); ``about`` holds the network's ``name``, ``dtype``, ``batch`` and
-    ``loss``."""
+    node names (None for a chain); ``about`` holds the network's ``name``, ``dtype``, ``batch``,
+    ``loss`` and ``checkpoint`` (a model's gradient checkpointing, None for a spec)."""
     from ..models.presets import resolve_spec
     from ..models.sequential import Sequential
 
@@ -420,9 +456,9 @@ def network_nodes(network):
         names = None if isinstance(network, Sequential) else getattr(network, "node_names", None)
         about = {"name": getattr(network, "name", None) or type(network).__name__,
                  "dtype": np.dtype(network.dtype).name, "batch": getattr(network, "batch", 32),
-                 "loss": getattr(network, "loss_name", "softmax")}
+                 "loss": getattr(network, "loss_name", "softmax"), "checkpoint": getattr(network, "checkpoint", None)}
     else:
         nodes, names, input_shape, spec = build_nodes(network)
         about = {"name": spec.get("name"), "dtype": spec.get("dtype", "float32"), "batch": spec.get("batch", 32),
-                 "loss": spec.get("loss", "softmax")}
+                 "loss": spec.get("loss", "softmax"), "checkpoint": None}
     return nodes, names, tuple(input_shape), about

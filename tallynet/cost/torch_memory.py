@@ -8,8 +8,8 @@ It is a later step, not the first: the optimizer's state (momentum's buffer, Ada
 and ``zero_grad`` has freed the previous step's gradients. The first step peaks no higher:
 its state is created one parameter at a time inside ``step()``.
 
-What it counts, from shapes alone, replayed over the graph's edges by
-:func:`~tallynet.cost.replay.replay`:
+What it counts, from shapes alone, replayed over the graph's edges by the step replay
+(:mod:`tallynet.cost.replay`):
 
 - alive throughout: parameters, running statistics, optimizer state, the batch (inputs,
   and mse's targets or the int64 class labels);
@@ -40,7 +40,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .replay import TALLYNET, LossMemory, MemoryModel
+from .memory_models import TALLYNET, LossMemory, MemoryModel
 
 #: PyTorch's losses, in arrays of the scores' size (measured with the profiler): cross_entropy
 #: is log_softmax (its result saved) and nll_loss, whose backward holds its gradient beside

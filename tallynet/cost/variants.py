@@ -1,17 +1,17 @@
 """Variants of a network written ``SPEC@T@T...``: a spec or preset and the transformations applied to it.
 
 ``seed-cnn@input=3x64x64``, ``seed-cnn@depthwise``, ``seed-cnn@width=2``,
-``seed-cnn@blocks=+1``, ``seed-cnn@mixed``, ``seed-cnn@optimizer=adam``; several in order,
+``seed-cnn@blocks=+1``, ``seed-cnn@mixed``, ``seed-cnn@optimizer=adam``,
+``seed-cnn@checkpoint=2``; several in order,
 joined by ``@`` or ``,`` (``seed-cnn@width=2,mixed``). A transformation either edits the
 spec (:mod:`tallynet.cost.transforms`) or changes how the cost model sizes the step (dtype,
-precision, optimizer: keyword arguments of :func:`~tallynet.cost.summary`).
+precision, optimizer, gradient checkpointing: keyword arguments of :func:`~tallynet.cost.summary`).
 
 :data:`TRANSFORMS` is the registry the parser reads, and its forms are what a refusal lists.
 A new transformation is one :func:`register` call with a ``parse`` of the text after ``=``
 (None when there is none) and an ``apply`` of the parsed value to a :class:`Variant`:
 :func:`edits_spec` for one that edits the spec, :func:`sets_options` for one whose value is
-keyword arguments of :func:`~tallynet.cost.summary` (``register("checkpoint", "checkpoint=K",
-parse_k, sets_options)`` once summary takes ``checkpoint=``).
+keyword arguments of :func:`~tallynet.cost.summary`.
 """
 
 import os
@@ -123,6 +123,10 @@ def _optimizer(value):
     return {"optimizer": optim.rule_name(_value(r"\w+", "an optimizer")(value))}
 
 
+def _checkpoint(value):
+    return {"checkpoint": int(_value(r"[1-9]\d*", "a segment length K >= 1, like 2")(value))}
+
+
 register("input", "input=CxHxW", _shape, edits_spec(with_input))
 register("width", "width=K", _factor, edits_spec(transforms.with_width))
 register("blocks", "blocks=+N", _more, edits_spec(transforms.with_more_blocks))
@@ -130,6 +134,7 @@ register("depthwise", "depthwise[=keep-first]", _keep_first, edits_spec(transfor
 register("dtype", f"dtype={'|'.join(COST_DTYPES)}", _dtype, sets_options)
 register("mixed", "mixed[=bfloat16]", _mixed, sets_options)
 register("optimizer", f"optimizer={'|'.join([*optim.UPDATE_RULES, *optim.ALIASES])}", _optimizer, sets_options)
+register("checkpoint", "checkpoint=K", _checkpoint, sets_options)
 
 
 # --- parsing -------------------------------------------------------------------------

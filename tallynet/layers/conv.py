@@ -32,8 +32,8 @@ from ._checks import as_float_param, check_cache, check_float_array, check_int, 
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, Saved, he_or_scaled_normal
-from .im2col import (col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
-                     window_param)
+from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw,
+                     window_at, window_param)
 
 __all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
            "conv_param_grads_fast"]
@@ -170,12 +170,36 @@ def _stacked_matmul(a, b):
     return np.matmul(a, b)
 
 
+def is_pointwise(kh, kw, stride, pad):
+    """A 1x1 window with stride 1 and no padding reads each pixel once, so its im2col columns
+    are x itself as (C, H W N): a view of a channel-major x (no copy), and backward's dx is
+    dcols seen as (N, C, H, W) (no col2im). Most of a ResNet-50's or a MobileNet's convolutions
+    are such."""
+    return kh == kw == 1 and stride == 1 and pad == 0
+
+
+def _columns(x, kh, kw, conv_param):
+    """im2col's columns (K, H' W' N) of x for the convolution (see :func:`is_pointwise`)."""
+    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
+        return as_rows(x)
+    return im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
+
+
+def _input_grad(dcols, x_shape, kh, kw, conv_param):
+    """dx from the columns' gradient: col2im's sum over the windows, or a view for a pointwise convolution."""
+    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
+        N, C, H, W = x_shape
+        return dcols.reshape(C, H, W, N).transpose(3, 0, 1, 2)
+    return col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
+
+
 def conv_forward_fast(x, w, b, conv_param):
     """Forward pass of a convolution as im2col followed by one matrix product.
 
     Same arguments and output as :func:`conv_forward_naive`:
     out = (w.reshape(F, K / g) @ cols + b) reshaped to (N, F, H', W'), group by group,
-    where cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None).
+    where cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None;
+    for a pointwise convolution cols is x seen as (C, H W N), see :func:`is_pointwise`).
     The product's (F, H' W' N) rows are the output stored channel-major, so out is
     a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
@@ -184,7 +208,7 @@ def conv_forward_fast(x, w, b, conv_param):
     """
     w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
-    cols = im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
+    cols = _columns(x, kh, kw, conv_param)
     rows = _stacked_matmul(_blocks(w.reshape(F, -1), groups), _blocks(cols, groups)).reshape(F, -1)  # (F, H' W' N)
     if b is not None:
         elementwise(np.add, rows, rows, np.broadcast_to(b[:, None], rows.shape))
@@ -210,8 +234,7 @@ def conv_backward_fast(dout, cache):
     dw = _weight_grad(dout_rows, cols, w, groups)
     w_rows = _blocks(w.reshape(F, -1), groups)
     dcols = _stacked_matmul(w_rows.transpose(0, 2, 1), _blocks(dout_rows, groups)).reshape(cols.shape)
-    dx = col2im(dcols.astype(cols.dtype, copy=False), x_shape, kh, kw, conv_param["stride"], conv_param["pad"],
-                conv_param["dilation"])
+    dx = _input_grad(dcols.astype(cols.dtype, copy=False), x_shape, kh, kw, conv_param)
     return dx, dw, _bias_grad(dout_rows, b)
 
 
@@ -226,7 +249,7 @@ def _dout_rows(dout, cache):
     """dout checked against the cache and seen as (F, H' W' N) (a view when channel-major)."""
     x_shape, w, _, conv_param, _ = cache
     check_shape("dout", dout, (x_shape[0], w.shape[0], *_output_size(x_shape, w, conv_param)))
-    return dout.transpose(1, 2, 3, 0).reshape(w.shape[0], -1)
+    return as_rows(dout)
 
 
 def _weight_grad(dout_rows, cols, w, groups):
@@ -312,6 +335,11 @@ class Conv2d(OneDNNTwin, Layer):
         self.param_names = ("W", "b") if bias else ("W",)
 
     @property
+    def pointwise(self):
+        """Whether the kernels take x as its own columns (1x1, stride 1, no padding; :func:`is_pointwise`)."""
+        return is_pointwise(self.kh, self.kw, self.stride, self.pad)
+
+    @property
     def conv_param(self):
         return {"stride": self.stride, "pad": self.pad, "groups": self.groups, "dilation": self.dilation}
 
@@ -388,12 +416,12 @@ class Conv2d(OneDNNTwin, Layer):
                                         r"C_{out} \times (N H_{out} W_{out} - 1)", (F, M - 1), "add"))
         # dcols = w.T (K/g, F/g) @ dout_rows (F/g, M) per group: each entry a dot product of
         # length F/g; col2im adds each of the K M entries of dcols into dx
-        return {"forward": forward,
-                "backward_input": [
-                    term(r"$dcols = W^T \cdot dout$, multiplications", cols + rf" \times {cout}", (K, M, Fg), "mul"),
-                    term("additions", cols + rf" \times ({cout} - 1)", (K, M, Fg - 1), "add"),
-                    term("col2im, each column entry added into dx", cols, (K, M), "add")],
-                "backward_params": backward_params}
+        backward_input = [
+            term(r"$dcols = W^T \cdot dout$, multiplications", cols + rf" \times {cout}", (K, M, Fg), "mul"),
+            term("additions", cols + rf" \times ({cout} - 1)", (K, M, Fg - 1), "add")]
+        if not self.pointwise:  # a pointwise convolution's dcols is dx itself
+            backward_input.append(term("col2im, each column entry added into dx", cols, (K, M), "add"))
+        return {"forward": forward, "backward_input": backward_input, "backward_params": backward_params}
 
     def walkthrough_terms(self, input_shape):
         # Seed 001: 2 (C / g) kh kw per output (a multiply and an add per weight; the bias add is
@@ -423,9 +451,10 @@ class Conv2d(OneDNNTwin, Layer):
                      (N, F, Ho, Wo, C // self.groups * self.kh * self.kw), "mac")]
 
     def cache_bytes(self, input_shape, itemsize):
-        # the im2col columns (K, M), kept as backward's stand-in for x
+        # the im2col columns (K, M), kept as backward's stand-in for x; a pointwise
+        # convolution's are a view of x, which activations are (channel-major)
         _, K, M, _ = self._gemm_sizes(input_shape)
-        return K * M * itemsize
+        return 0 if self.pointwise else K * M * itemsize
 
     def footprint(self, input_shape, itemsize):
         N, C, H, W = image_shape(self.kind, input_shape)
@@ -440,6 +469,10 @@ class Conv2d(OneDNNTwin, Layer):
         # backward: dout is channel-major, so (F, H' W' N) is a view of it; dW, dcols (K, M)
         # and col2im's padded buffer; db
         backward = weights + K * M + padded + (F if self.bias else 0)
+        if self.pointwise:
+            # forward: the output (the columns are x); backward: dW, dcols, which is dx, and db
+            return Footprint(forward_peak=F * M * itemsize, backward_peak=(weights + K * M + F * self.bias) * itemsize,
+                             keeps_input=True, param_backward_peak=2 * weights * itemsize)
         # without dx: the (K/g, F/g) products beside their (F/g, K/g) copy, dW
         return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize,
                          param_backward_peak=2 * weights * itemsize)

@@ -25,7 +25,7 @@ from ._checks import check_float_array, check_int, check_shape
 from ._text import fmt_kernel, per_axis, window_given
 from .base import Footprint, Layer, he_or_scaled_normal
 from .conv import OneDNNTwin
-from .im2col import col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_param
+from .im2col import as_rows, col2im, im2col, image_shape, kernel_pair, kernel_spec, window_at, window_param
 
 __all__ = ["ConvTranspose2d", "conv_transpose_forward_naive", "conv_transpose_backward_naive",
            "conv_transpose_forward_fast", "conv_transpose_backward_fast", "conv_transpose_param_grads_fast"]
@@ -95,11 +95,6 @@ def conv_transpose_backward_naive(dout, cache):
     return dx, dw, (None if b is None else dout.sum(axis=(0, 2, 3)))
 
 
-def _rows(a):
-    """(N, C, H, W) as (C, H W N), the columns' order: a view when ``a`` is channel-major."""
-    return a.transpose(1, 2, 3, 0).reshape(a.shape[1], -1)
-
-
 def conv_transpose_forward_fast(x, w, b, conv_param):
     """Forward pass as W^T x and col2im; same arguments and output as the naive one, out
     channel-major (a view of col2im's buffer). cols = w.reshape(C, K)^T @ x_rows has shape
@@ -109,7 +104,7 @@ def conv_transpose_forward_fast(x, w, b, conv_param):
     """
     conv_param, out_h, out_w = _check_args(x, w, b, conv_param)
     N, (C, F, kh, kw) = x.shape[0], w.shape
-    cols = w.reshape(C, -1).T @ _rows(x)  # (K, H W N): the one GEMM
+    cols = w.reshape(C, -1).T @ as_rows(x)  # (K, H W N): the one GEMM
     out = col2im(cols, (N, F, out_h, out_w), kh, kw, conv_param["stride"], conv_param["pad"])
     if b is not None:
         out += b[None, :, None, None]
@@ -125,8 +120,8 @@ def _dout_columns(dout, cache):
 
 def _param_grads(dout, dcols, cache):
     x, w, b, _ = cache
-    dw = (_rows(x) @ dcols.T).reshape(w.shape).astype(w.dtype, copy=False)  # (C, M) @ (M, K)
-    return dw, (None if b is None else _rows(dout).sum(axis=1).astype(b.dtype, copy=False))
+    dw = (as_rows(x) @ dcols.T).reshape(w.shape).astype(w.dtype, copy=False)  # (C, M) @ (M, K)
+    return dw, (None if b is None else as_rows(dout).sum(axis=1).astype(b.dtype, copy=False))
 
 
 def conv_transpose_backward_fast(dout, cache):

@@ -95,6 +95,11 @@ def channel_major(shape, dtype):
     return np.empty((C, H, W, N), dtype=dtype).transpose(3, 0, 1, 2)
 
 
+def as_rows(a):
+    """(N, C, H, W) as (C, H W N), the columns' order: a view when ``a`` is channel-major."""
+    return a.transpose(1, 2, 3, 0).reshape(a.shape[1], -1)
+
+
 def window_at(p, q, kh, kw, stride, dilation=1):
     """The (row, column) slices of the (padded) input under the window of output (p, q):
     kernel element i of output row p reads row stride p + dilation i."""

@@ -18,6 +18,7 @@ import numpy as np
 from ..layers._checks import check_choice
 from ..layers.base import MODES
 from ..layers.losses import LOSSES
+from .checkpointing import Checkpointed, check_checkpoint, checkpointed_forward
 from .nodes import MODEL_INPUT, last_uses, node_shapes, training_passes
 
 
@@ -56,10 +57,13 @@ class Graph:
       random numbers without a seed of their own (dropout)
     - rng: a generator to draw from instead of ``np.random.default_rng(seed)`` (the
       course's classes pass NumPy's global one, ``np.random``)
+    - checkpoint: gradient checkpointing every ``checkpoint`` nodes in a training step (see
+      :mod:`tallynet.models.checkpointing`); None: every cache is kept. Settable later
+      (``model.checkpoint = 3``).
     """
 
     def __init__(self, nodes, input_shape, names=None, loss="softmax", reg=0.0, weight_scale="he",
-                 dtype=np.float32, seed=None, name=None, rng=None):
+                 dtype=np.float32, seed=None, name=None, rng=None, checkpoint=None):
         self.nodes = [(layer, tuple(inputs)) for layer, inputs in nodes]
         self.layers = [layer for layer, _ in self.nodes]
         self.node_names = [str(n) for n in (range(len(self.nodes)) if names is None else names)]
@@ -82,6 +86,16 @@ class Graph:
             self.param_keys.append(keys)
             layer.reset_state(in_shape, self.dtype)
             layer.seed_from(rng)
+        self.checkpoint = checkpoint
+
+    @property
+    def checkpoint(self):
+        """Nodes per checkpointed segment, or None (see :mod:`tallynet.models.checkpointing`)."""
+        return self._checkpoint
+
+    @checkpoint.setter
+    def checkpoint(self, k):
+        self._checkpoint = check_checkpoint(k, self.nodes)
 
     def _param_keys(self, i, layer):
         """``{local name: key in params}`` of node ``i``: ``"<node name>.<local name>"``."""
@@ -116,42 +130,60 @@ class Graph:
     def _local_params(self, i):
         return {local: self.params[key] for local, key in self.param_keys[i].items()}
 
+    def run_node(self, i, values, last, hook, mode):
+        """Run node ``i`` on ``values`` (node -> output) with ``hook``; store its output in
+        ``values``, let go the inputs whose last reader (``last``) it is; return its cache."""
+        layer, inputs = self.nodes[i]
+        out, cache = hook(i, layer, _inputs(values, inputs), self._local_params(i), mode)
+        for j in set(inputs):
+            if j != MODEL_INPUT and last[j] == i:
+                del values[j]
+        values[i] = out
+        return cache
+
     def forward(self, X, mode="test", hook=None):
         """Scores for ``X`` and the per-node caches: ``(scores, caches)``.
 
         ``hook(i, layer, x, params, mode) -> (out, cache)``, if given, runs each node's pass
         instead of :func:`run_forward` (the profiler times, counts and measures them); ``x``
         is a list for a merge. An output is let go once its last consumer has run, unless a
-        cache keeps it.
+        cache keeps it. With :attr:`checkpoint` set, a train-mode pass returns a
+        :class:`~tallynet.models.checkpointing.Checkpointed` record in place of the caches.
         """
         check_choice("mode", mode, MODES)
         hook = hook or run_forward
-        values, caches, last = {MODEL_INPUT: self._prepare_input(X)}, [], last_uses(self.nodes)
-        for i, (layer, inputs) in enumerate(self.nodes):
-            out, cache = hook(i, layer, _inputs(values, inputs), self._local_params(i), mode)
-            caches.append(cache)
-            for j in set(inputs):
-                if j != MODEL_INPUT and last[j] == i:
-                    del values[j]
-            values[i] = out
+        X = self._prepare_input(X)
+        if mode == "train" and self.checkpoint:
+            return checkpointed_forward(self, X, self.checkpoint, hook)
+        values, last = {MODEL_INPUT: X}, last_uses(self.nodes)
+        caches = [self.run_node(i, values, last, hook, mode) for i in range(len(self.nodes))]
         return values[len(self.nodes) - 1], caches
 
-    def backward(self, dout, caches, hook=None):
+    def backward(self, dout, caches, hook=None, recompute_hook=None):
         """Gradients of every parameter for upstream ``dout``, keyed like ``params``; the
         gradient of the input batch is not computed (:func:`~tallynet.models.nodes.training_passes`).
         Where an output feeds several nodes, their gradients are summed.
 
         ``hook(i, layer, dout, cache, pass_) -> (dx, grads)``, if given, runs each node's pass
         instead of :func:`run_backward`; a merge's dx is a list, one per input.
+        ``recompute_hook``: a forward hook for the forward passes a checkpointed step runs
+        again (default :func:`run_forward`).
         """
         hook = hook or run_backward
+        if isinstance(caches, Checkpointed):
+            record, again = caches, recompute_hook or run_forward
+            cache_of = lambda i: record.cache(i, again)  # noqa: E731 - recomputes on entering a segment
+        else:
+            cache_of = caches.__getitem__
         grads, pending = {}, {len(self.nodes) - 1: dout}
         passes = training_passes(self.nodes)
         for i in reversed(range(len(self.nodes))):
             if passes[i] == "none" or i not in pending:
                 continue
             layer, inputs = self.nodes[i]
-            dx, local = hook(i, layer, pending.pop(i), caches[i], passes[i])
+            cache = cache_of(i)
+            dx, local = hook(i, layer, pending.pop(i), cache, passes[i])
+            del cache
             grads.update({self.param_keys[i][lname]: g for lname, g in local.items()})
             if passes[i] == "full":
                 for j, d in zip(inputs, dx if len(inputs) > 1 else [dx]):
@@ -159,17 +191,19 @@ class Graph:
                         pending[j] = d if j not in pending else pending[j] + d
         return grads
 
-    def loss(self, X, y=None, forward_hook=None, backward_hook=None, loss_hook=None):
+    def loss(self, X, y=None, forward_hook=None, backward_hook=None, loss_hook=None, recompute_hook=None):
         """Test mode (``y is None``): the scores, (N, classes). Train mode: ``(loss, grads)``.
 
         The hooks run each node's forward and backward pass and the loss (``loss_hook(scores,
         y) -> (loss, dscores)``) instead of the plain ones; see :meth:`forward` and :meth:`backward`.
+        ``recompute_hook`` runs the forward passes a checkpointed step recomputes (default:
+        ``forward_hook``).
         """
         if y is None:
             return self.forward(X, "test", forward_hook)[0]
         scores, caches = self.forward(X, "train", forward_hook)
         loss, dscores = (loss_hook or LOSSES[self.loss_name])(scores, y)
-        grads = self.backward(dscores, caches, backward_hook)
+        grads = self.backward(dscores, caches, backward_hook, recompute_hook or forward_hook)
         if self.reg:
             for key in self.weight_keys():
                 W = self.params[key]

@@ -24,10 +24,10 @@ class Sequential(Graph):
     """
 
     def __init__(self, layers, input_shape, loss="softmax", reg=0.0, weight_scale="he",
-                 dtype=np.float32, seed=None, name=None, rng=None):
+                 dtype=np.float32, seed=None, name=None, rng=None, checkpoint=None):
         self._number = 0  # the course's numbering: the count of layers with weights so far
         super().__init__(chain(layers), input_shape, loss=loss, reg=reg, weight_scale=weight_scale, dtype=dtype,
-                         seed=seed, name=name, rng=rng)
+                         seed=seed, name=name, rng=rng, checkpoint=checkpoint)
         del self._number
 
     def _param_keys(self, i, layer):

@@ -51,6 +51,7 @@ from ..step import train_step
 from ..cost.render import Rendered
 from . import render
 from .counter import Counter, counting
+from .timeline import Timeline
 
 #: FLOP kinds a counter can see (``mac`` exists only under the ``macs`` convention)
 _COUNTED_KINDS = tuple(k for k in KINDS if k != "mac")
@@ -96,6 +97,8 @@ class LayerProfile:
     backward_peak_bytes: int            # measured
     unknown: dict = field(default_factory=dict)  # operations the counter could not price
     training_pass: str = "full"         # what a training step runs of the backward (models.training_passes)
+    predicted_recompute: Ops = field(default_factory=Ops)  # gradient checkpointing: the forward run again
+    counted_recompute: Ops = field(default_factory=Ops)
 
     @property
     def predicted_forward(self):
@@ -109,7 +112,8 @@ class LayerProfile:
         """``[(pass, kind, predicted, counted)]`` wherever prediction and count differ."""
         return [(phase, k, getattr(p, k), getattr(c, k))
                 for phase, p, c in (("forward", self.predicted_forward, self.counted_forward),
-                                    ("backward", self.predicted_backward, self.counted_backward))
+                                    ("backward", self.predicted_backward, self.counted_backward),
+                                    ("recompute", self.predicted_recompute, self.counted_recompute))
                 for k in KINDS if getattr(p, k) != getattr(c, k)]
 
     @property
@@ -134,6 +138,8 @@ class LayerProfile:
             "counted_forward_flops": self.counted_forward.total,
             "predicted_backward_flops": self.predicted_backward.total,
             "counted_backward_flops": self.counted_backward.total,
+            "predicted_recompute_flops": self.predicted_recompute.total,
+            "counted_recompute_flops": self.counted_recompute.total,
             "flops_match": self.matches,
             "predicted_cache_bytes": self.predicted_cache_bytes,
             "measured_cache_bytes": self.measured_cache_bytes,
@@ -165,14 +171,20 @@ class Profile(Rendered):
     at the same batch), ``name``, ``batch``, ``dtype``, ``steps``, ``gemm_peak_gflops``,
     ``step_seconds`` (median time of a whole training step), ``loss_flops`` and
     ``update_flops`` (counted), ``measured_peaks`` (``{"forward", "backward", "step"}``
-    in bytes). Renders like a Summary: ``to_markdown()``, ``to_json()``, ``to_csv()``,
+    in bytes), ``predicted_timeline`` and ``measured_timeline`` (the bytes alive after each
+    pass of the measured step and each pass's peak, lists of :class:`~tallynet.cost.replay.Point`
+    at the same points), ``checkpoint``. Renders like a Summary: ``to_markdown()``, ``to_json()``, ``to_csv()``,
     ``to_html()``, ``to_table()`` (rich); in Jupyter it shows itself as HTML.
     """
 
     _renderer = render
 
-    def __init__(self, layers, summary, steps, gemm_peak, step_seconds, loss_flops, update_flops, measured_peaks):
+    def __init__(self, layers, summary, steps, gemm_peak, step_seconds, loss_flops, update_flops, measured_peaks,
+                 measured_timeline=()):
         self.layers = layers
+        self.checkpoint = summary.checkpoint
+        self.predicted_timeline = summary.step_timeline()
+        self.measured_timeline = list(measured_timeline)
         self.summary = summary
         self.name = summary.name
         self.batch = summary.batch
@@ -208,6 +220,9 @@ class Profile(Rendered):
             "counted_forward_flops": sum(l.counted_forward.total for l in L),
             "predicted_backward_flops": sum(l.predicted_backward.total for l in L),
             "counted_backward_flops": sum(l.counted_backward.total for l in L),
+            "checkpoint": self.checkpoint,
+            "predicted_recompute_flops": sum(l.predicted_recompute.total for l in L),
+            "counted_recompute_flops": sum(l.counted_recompute.total for l in L),
             "flops_match": all(l.matches for l in L),
             "counted_loss_flops": self.loss_flops.total,
             "counted_update_flops": self.update_flops.total,
@@ -234,6 +249,10 @@ class Profile(Rendered):
             "layers": [l.as_dict(self.step_seconds) for l in self.layers],
             "totals": self.totals(),
             "unknown_operations": self.unknown,
+            "timeline": [{"phase": p.phase, "layer": p.name, "predicted_peak_bytes": p.peak,
+                          "predicted_after_bytes": p.after, "measured_peak_bytes": m.peak,
+                          "measured_after_bytes": m.after}
+                         for p, m in zip(self.predicted_timeline, self.measured_timeline)],
         }
 
     def __str__(self):
@@ -275,23 +294,28 @@ def _time_layers(model, X, y, steps):
 
     train_step(model, X, y, _sgd)  # warm-up
     step_seconds = statistics.median(
-        _seconds(lambda: train_step(model, X, y, _sgd, forward_hook=forward, backward_hook=backward))
+        _seconds(lambda: train_step(model, X, y, _sgd, forward_hook=forward, backward_hook=backward,
+                                    recompute_hook=run_forward))
         for _ in range(steps))
     return ([statistics.median(t) for t in fwd], [statistics.median(t) if t else 0.0 for t in bwd],  # no backward: 0
             step_seconds)
 
 
 def _count_layers(model, X, y):
-    """Counted FLOPs of each layer's forward and backward, of the loss, and what could not be priced."""
+    """Counted FLOPs of each layer's forward, of its forward run again by a checkpointed step,
+    of its backward, of the loss, and what could not be priced."""
     n = len(model.layers)
-    fwd, bwd, unknown, loss_flops = [None] * n, [Ops()] * n, [collections.Counter() for _ in range(n)], []
+    fwd, again, bwd, unknown, loss_flops = [None] * n, [Ops()] * n, [Ops()] * n, [collections.Counter()
+                                                                                    for _ in range(n)], []
 
-    def forward(i, layer, x, params, mode):
-        with Counter(owners=[layer]) as c:
-            result = run_forward(i, layer, counting(x), counting(params), mode)
-        fwd[i] = c.flops
-        unknown[i].update(c.unknown)
-        return result
+    def counted_forward(into):
+        def forward(i, layer, x, params, mode):
+            with Counter(owners=[layer]) as c:
+                result = run_forward(i, layer, counting(x), counting(params), mode)
+            into[i] = c.flops
+            unknown[i].update(c.unknown)
+            return result
+        return forward
 
     def backward(i, layer, dout, cache, pass_):
         with Counter(owners=[layer]) as c:
@@ -306,8 +330,9 @@ def _count_layers(model, X, y):
         loss_flops.append(c.flops)
         return result
 
-    model.loss(X, y, forward_hook=forward, backward_hook=backward, loss_hook=loss)
-    return fwd, bwd, [dict(u) for u in unknown], loss_flops[0]
+    model.loss(X, y, forward_hook=counted_forward(fwd), backward_hook=backward, loss_hook=loss,
+               recompute_hook=counted_forward(again))
+    return fwd, again, bwd, [dict(u) for u in unknown], loss_flops[0]
 
 
 def count_layer(layer, input_shape, dtype=np.float32, seed=0):
@@ -373,7 +398,7 @@ def _measure_layers(model, X, y):
 
     with num_threads(1):
         model.loss(X, y)  # warm-up: running averages replaced by traced arrays
-        model.loss(X, y, forward_hook=forward, backward_hook=backward)
+        model.loss(X, y, forward_hook=forward, backward_hook=backward, recompute_hook=run_forward)
     return cache_bytes, fwd_peak, bwd_peak
 
 
@@ -417,9 +442,10 @@ def measure_layer(layer, input_shape, dtype=np.float32, seed=0):
 
 
 def _measure_peaks(model, X, y):
-    """Measured peak bytes of the forward pass, of loss + backward, and of a whole training step.
+    """Measured peak bytes of the forward pass, of loss + backward, and of a whole training step,
+    and the step's :class:`~tallynet.profile.timeline.Timeline` points.
 
-    Each is the NumPy bytes alive when the phase starts plus the largest growth during it.
+    Each peak is the NumPy bytes alive when the phase starts plus the largest growth during it.
     """
     # Copies made while tracing, so that every buffer alive is one tracemalloc knows
     # (the update frees the old parameters; only freeing what it saw allocated counts).
@@ -441,8 +467,11 @@ def _measure_peaks(model, X, y):
     (scores, caches), forward = peak(lambda: model.forward(X, "train"))
     grads, backward = peak(lambda: model.backward(LOSSES[model.loss_name](scores, y)[1], caches))
     del scores, caches, grads
-    _, step = peak(lambda: train_step(model, X, y, _sgd))
-    return {"forward": forward, "backward": backward, "step": step}
+    gc.collect()
+    timeline = Timeline(model, _numpy_bytes())
+    # the step's passes record themselves; what follows the last backward is the update
+    timeline.add("update", -1, lambda: train_step(model, X, y, timeline.update(_sgd), **timeline.hooks()))
+    return {"forward": forward, "backward": backward, "step": timeline.peak}, timeline.points
 
 
 # --- the entry point ----------------------------------------------------------------------------------
@@ -459,7 +488,7 @@ def _build(network, seed, dtype):
     return from_spec(resolve_spec(network), dtype=dtype, seed=seed)
 
 
-def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
+def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None, checkpoint=None):
     """Profile a training step of a model object, spec dict, YAML spec path or preset name.
 
     - batch: batch size (default: the model's or spec's ``batch``, else 32)
@@ -468,6 +497,8 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
     - dtype: ``"float32"`` or ``"float64"`` for specs (default: the spec's)
     - gemm_peak: this machine's GEMM GFLOP/s if already known (default: measured now
       with :func:`gemm_peak_gflops`)
+    - checkpoint: profile the step with gradient checkpointing every ``checkpoint`` layers
+      (default: the model's own); the recomputed forward passes are counted apart
 
     Returns a :class:`Profile`. The model given is not modified.
     """
@@ -477,14 +508,17 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     gemm_peak = gemm_peak_gflops() if gemm_peak is None else float(gemm_peak)
     model = _build(network, seed, dtype)
+    if checkpoint is not None:
+        model.checkpoint = checkpoint
     batch = int(getattr(model, "batch", 32) if batch is None else batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     s = summary(model, batch=batch)
+    again = s.recomputed_layers()
     X, y = random_batch(model, batch, np.random.default_rng(seed))
 
     fwd_s, bwd_s, step_seconds = _time_layers(model, X, y, steps)
-    fwd_ops, bwd_ops, unknown, loss_flops = _count_layers(model, X, y)
+    fwd_ops, again_ops, bwd_ops, unknown, loss_flops = _count_layers(model, X, y)
     with Counter() as update:
         for key, w in model.params.items():
             optim.sgd(counting(w), counting(w))  # any gradient will do: the count depends on shapes
@@ -494,7 +528,7 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
         tracemalloc.start()
     try:
         cache_bytes, fwd_peak, bwd_peak = _measure_layers(model, X, y)
-        peaks = _measure_peaks(model, X, y)
+        peaks, timeline = _measure_peaks(model, X, y)
     finally:
         if not tracing:
             tracemalloc.stop()
@@ -505,6 +539,7 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None):
                          forward_seconds=fwd_s[i], backward_seconds=bwd_s[i],
                          predicted_forward_peak_bytes=c.footprint.forward_peak, forward_peak_bytes=fwd_peak[i],
                          predicted_backward_peak_bytes=c.footprint.training_backward_peak(c.training_pass),
-                         backward_peak_bytes=bwd_peak[i], unknown=unknown[i], training_pass=c.training_pass)
+                         backward_peak_bytes=bwd_peak[i], unknown=unknown[i], training_pass=c.training_pass,
+                         predicted_recompute=c.flops.forward if c in again else Ops(), counted_recompute=again_ops[i])
             for i, c in enumerate(s.layers)]
-    return Profile(rows, s, steps, gemm_peak, step_seconds, loss_flops, update.flops, peaks)
+    return Profile(rows, s, steps, gemm_peak, step_seconds, loss_flops, update.flops, peaks, timeline)

@@ -9,6 +9,7 @@ import io
 import json
 
 from ..cost.render import _html_table, _md_table, fmt_bytes, fmt_flops
+from ..counts import Ops
 
 LAYER_HEADER = ["Layer", "Fwd FLOPs predicted", "Fwd FLOPs counted", "Bwd FLOPs predicted", "Bwd FLOPs counted",
                 "Cache predicted", "Cache measured", "Fwd ms", "Bwd ms", "GFLOP/s", "% of step"]
@@ -56,6 +57,10 @@ def total_rows(p):
         ["Peak memory of loss + backward", fmt_bytes(t["predicted_backward_peak_bytes"]),
          fmt_bytes(t["measured_backward_peak_bytes"])],
         ["Forward caches (besides outputs)", fmt_bytes(t["predicted_cache_bytes"]), fmt_bytes(t["measured_cache_bytes"])],
+    ] + ([
+        [f"Forward FLOPs recomputed (checkpoint every {p.checkpoint} layers)",
+         fmt_flops(t["predicted_recompute_flops"]),
+         _mark(_recomputed(p, "predicted"), _recomputed(p, "counted"))]] if p.checkpoint else []) + [
         ["Loss FLOPs (softmax, counted)", "—", fmt_flops(t["counted_loss_flops"])],
         ["SGD update FLOPs (counted)", "—", fmt_flops(t["counted_update_flops"])],
         ["Training step time", "—", f"{_ms(t['step_seconds'])} ms"],
@@ -65,12 +70,18 @@ def total_rows(p):
     ]
 
 
+def _recomputed(p, which):
+    """The layers' recomputed forward Ops, summed (a checkpointed step's)."""
+    return sum((getattr(l, f"{which}_recompute") for l in p.layers), Ops())
+
+
 def _header(p):
     return (f"**{p.name}**: batch {p.batch}, {p.dtype.name}, a training step (forward, softmax loss, backward, "
             f"SGD update); times are medians of {p.steps} step{'s' if p.steps > 1 else ''}. Predicted FLOPs: the "
             f"`exact` convention; counted: executed by the kernels (✓ = equal kind by kind)."
             + "".join(f" {l.name} runs only its parameter gradients: the step computes no gradient of the input."
-                      for l in p.layers if l.training_pass == "params"))
+                      for l in p.layers if l.training_pass == "params")
+            + (f" {p.summary.checkpoint_note()}" if p.checkpoint else ""))
 
 
 def _unknown_line(p):
