@@ -34,7 +34,7 @@ def _check_input_shape(input_shape):
 def _walk(module, input_shape):
     import torch
 
-    from .operations import Handlers
+    from .dispatch import Handlers
     from .tracing import trace
     from .walk import Walk
 

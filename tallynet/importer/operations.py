@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .modules import MODULES, adaptive_output_size
-from .walk import BATCH, Refused, Tensor, qualified_name
+from .walk import BATCH, Refused, Tensor
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,42 @@ PARTIAL = (Grouped, Chunks)
 
 def _axis(dim, ndim):
     return int(dim) + ndim if dim < 0 else int(dim)
+
+
+# --- fields shared with the modules' handlers ------------------------------------------------------------
+def both_axes(name, value):
+    """An int from ``value`` or from a pair of equal ints (PyTorch's per-axis form)."""
+    if isinstance(value, (tuple, list)):
+        if len(set(value)) != 1:
+            raise Refused(f"{name}={tuple(value)} differs between the axes; tallynet's layers take one {name} "
+                          "for both")
+        value = value[0]
+    return int(value)
+
+
+def kernel_field(value):
+    """A kernel size in spec form: k, or [kh, kw]."""
+    if isinstance(value, (tuple, list)):
+        return int(value[0]) if value[0] == value[1] else [int(v) for v in value]
+    return int(value)
+
+
+def without_defaults(fields, defaults):
+    return {k: v for k, v in fields.items() if k not in defaults or defaults[k] != v}
+
+
+def pool_fields(kernel, stride, padding, ceil_mode):
+    stride = both_axes("stride", stride if stride else kernel)  # PyTorch's default stride: the kernel
+    return without_defaults({"kernel": kernel_field(kernel), "stride": stride,
+                              "pad": both_axes("padding", padding), "ceil_mode": bool(ceil_mode)},
+                             {"pad": 0, "ceil_mode": False})
+
+
+def adaptive_output_size(x, output_size):
+    """An adaptive pool's output size in spec form; None keeps the input's size on that axis."""
+    sizes = list(output_size) if isinstance(output_size, (tuple, list)) else [output_size] * 2
+    sizes = [int(x.shape[2 + i] if s is None else s) for i, s in enumerate(sizes)]
+    return sizes[0] if sizes[0] == sizes[1] else sizes
 
 
 def _unary(kind, **fields):
@@ -234,8 +269,7 @@ def adaptive_avg_pool2d(walk, x, output_size):
 
 
 def _pool(kind, x, kernel_size, stride, padding, ceil_mode):
-    from .modules import _pool_fields
-    return kind, _pool_fields(kernel_size, stride, padding, ceil_mode), [x]
+    return kind, pool_fields(kernel_size, stride, padding, ceil_mode), [x]
 
 
 def max_pool2d(walk, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -253,7 +287,8 @@ def avg_pool2d(walk, x, kernel_size, stride=None, padding=0, ceil_mode=False, co
 
 
 def dropout(walk, x, p=0.5, training=True, inplace=False):
-    # the layer knows train from test mode itself: the traced training flag is not kept
+    # keep is tallynet's keep probability, 1 - PyTorch's p (p = 0 computes nothing); the layer
+    # knows train from test mode itself, so the traced training flag is not kept
     return x if p == 0 else walk.layer("dropout", {"keep": 1 - p}, [x])
 
 
@@ -301,7 +336,8 @@ def gelu(walk, x, approximate="none"):
     return walk.layer("gelu", None, [x])
 
 
-RELU, SIGMOID, TANH = _unary("relu"), _unary("sigmoid"), _unary("tanh")
+RELU, RELU6, SIGMOID, TANH = _unary("relu"), _unary("relu6"), _unary("sigmoid"), _unary("tanh")
+HARDSWISH, HARDSIGMOID, SILU = _unary("hardswish"), _unary("hardsigmoid"), _unary("silu")
 FUNCTIONS = {
     operator.add: add, operator.iadd: add, torch.add: add, operator.mul: mul, operator.imul: mul, torch.mul: mul,
     torch.cat: cat, torch.concat: cat, torch.concatenate: cat,
@@ -309,9 +345,9 @@ FUNCTIONS = {
     torch.chunk: chunk, torch.split: split, operator.getitem: getitem, getattr: getattr_,
     torch.mean: mean, F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.avg_pool2d: avg_pool2d,
     F.max_pool2d: max_pool2d, F.dropout: dropout, F.interpolate: interpolate, torch.channel_shuffle: channel_shuffle,
-    F.relu: RELU, torch.relu: RELU, F.relu6: _unary("relu6"), F.hardtanh: hardtanh, F.leaky_relu: leaky_relu,
-    torch.sigmoid: SIGMOID, F.sigmoid: SIGMOID, torch.tanh: TANH, F.tanh: TANH, F.hardswish: _unary("hardswish"),
-    F.hardsigmoid: _unary("hardsigmoid"), F.silu: _unary("silu"), F.gelu: gelu,
+    F.relu: RELU, torch.relu: RELU, F.relu6: RELU6, F.hardtanh: hardtanh, F.leaky_relu: leaky_relu,
+    torch.sigmoid: SIGMOID, F.sigmoid: SIGMOID, torch.tanh: TANH, F.tanh: TANH, F.hardswish: HARDSWISH,
+    F.hardsigmoid: HARDSIGMOID, F.silu: SILU, F.gelu: gelu,
 }
 # F.max_pool2d dispatches on return_indices to _max_pool2d, the function fx records
 FUNCTIONS.update({getattr(F, n): max_pool2d for n in ("_max_pool2d",) if hasattr(F, n)})
@@ -323,41 +359,3 @@ METHODS = {
     "chunk": chunk, "split": split, "mean": mean, "relu": RELU, "relu_": RELU, "sigmoid": SIGMOID,
     "sigmoid_": SIGMOID, "tanh": TANH, "tanh_": TANH,
 }
-
-
-class Handlers:
-    """What the walk dispatches on: modules by class, functions by object (or qualified name),
-    tensor methods by name."""
-
-    @staticmethod
-    def module(m):
-        handler = MODULES.get(type(m))
-        if handler is None:
-            raise Refused(f"no tallynet layer maps the module {type(m).__name__}")
-        return handler
-
-    @staticmethod
-    def function(target):
-        handler = FUNCTIONS.get(target) or FUNCTIONS_BY_NAME.get(qualified_name(target))
-        if handler is None:
-            raise Refused("no tallynet layer computes this operation")
-        return handler
-
-    @staticmethod
-    def method(name):
-        if name not in METHODS:
-            raise Refused("no tallynet layer computes this operation")
-        return METHODS[name]
-
-    @staticmethod
-    def is_traced(value):
-        return isinstance(value, (Tensor,) + PARTIAL)
-
-    @staticmethod
-    def describe_partial(value, what):
-        if isinstance(value, Grouped):
-            return (f"{what} is the channels of a tensor seen as {len(value.shape)}-d groups {value.shape}, which "
-                    "tallynet imports only within a channel shuffle (view, transpose(1, 2), view back)")
-        if isinstance(value, Chunks):
-            return f"{what} is the tuple of chunks of a split, which tallynet imports only one chunk at a time ([i])"
-        return f"{what} is {value!r}, not a tensor the model computes (tallynet's layers take no constants)"
