@@ -157,7 +157,7 @@ class EveryOperation(nn.Module):
         x = self.avg(x)                                                  # (N, 12, 5, 5)
         x = self.squeeze(x) * x                                          # squeeze-excitation: scale * x
         x = x.mul(torch.sigmoid(self.se(x.mean((2, 3), keepdim=True)))).relu()
-        pooled = x.mean((2, 3))
+        pooled = x.mean((2, 3), keepdim=True).squeeze((2, 3))
         y = F.gelu(self.fc1(self.flat(self.adaptive(x))))                # (N, 12, 2, 5) flattened
         y = F.hardswish(self.bn1d(self.ln(y)))
         z = torch.cat([F.hardsigmoid(y), pooled.reshape(pooled.size(0), -1)], 1)
@@ -291,6 +291,15 @@ def test_parameters_no_operation_uses_are_named_in_a_warning():
         with torch.device("meta"):
             model = torchvision_models().googlenet(aux_logits=True, init_weights=False)
         torch_spec(model, (3, 224, 224))
+
+
+def test_a_network_whose_output_is_an_image_is_a_regression_graph():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(4, 1, 1))
+    model = from_torch(net.eval(), (3, 4, 4), dtype=np.float64)
+    assert model.loss_name == "mse" and model.output_shape == (1, 8, 8)
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    with torch.no_grad():
+        np.testing.assert_allclose(model.loss(x.numpy()), net.double()(x).numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_a_meta_module_imports_its_architecture_but_has_no_weights():

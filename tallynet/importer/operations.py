@@ -170,6 +170,16 @@ def flatten(walk, x, start_dim=0, end_dim=-1):
     return x if n == 2 else walk.layer("flatten", None, [x])
 
 
+def squeeze(walk, x, dim=None):
+    x = walk.tensor(x, "the squeezed tensor")
+    dims = range(1, len(x.shape)) if dim is None else dim if isinstance(dim, (tuple, list)) else [dim]
+    dropped = {_axis(d, len(x.shape)) for d in dims if x.shape[_axis(d, len(x.shape))] == 1}
+    if len(x.shape) - len(dropped) != 2 or dropped != set(range(2, len(x.shape))):
+        raise Refused(f"squeeze({dim}) of shape {x.shape}: tallynet imports a squeeze of (N, C, 1, 1) to (N, C) "
+                      "only (a flatten)")
+    return flatten(walk, x, 1)
+
+
 def _resolve(target, shape):
     """``target`` with its -1 (if any) worked out for a tensor of ``shape``."""
     total, known = math.prod(shape), math.prod(d for d in target if d != -1)
@@ -341,7 +351,8 @@ HARDSWISH, HARDSIGMOID, SILU = _unary("hardswish"), _unary("hardsigmoid"), _unar
 FUNCTIONS = {
     operator.add: add, operator.iadd: add, torch.add: add, operator.mul: mul, operator.imul: mul, torch.mul: mul,
     torch.cat: cat, torch.concat: cat, torch.concatenate: cat,
-    torch.flatten: flatten, torch.reshape: reshape, torch.transpose: transpose, torch.permute: permute,
+    torch.flatten: flatten, torch.squeeze: squeeze, torch.reshape: reshape, torch.transpose: transpose,
+    torch.permute: permute,
     torch.chunk: chunk, torch.split: split, operator.getitem: getitem, getattr: getattr_,
     torch.mean: mean, F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.avg_pool2d: avg_pool2d,
     F.max_pool2d: max_pool2d, F.dropout: dropout, F.interpolate: interpolate, torch.channel_shuffle: channel_shuffle,
@@ -354,7 +365,8 @@ FUNCTIONS.update({getattr(F, n): max_pool2d for n in ("_max_pool2d",) if hasattr
 #: functions of packages imported only when a model uses them, by qualified name
 FUNCTIONS_BY_NAME = {"torchvision.ops.stochastic_depth.stochastic_depth": stochastic_depth}
 METHODS = {
-    "add": add, "add_": add, "mul": mul, "mul_": mul, "flatten": flatten, "view": reshape, "reshape": reshape,
+    "add": add, "add_": add, "mul": mul, "mul_": mul, "flatten": flatten, "squeeze": squeeze, "view": reshape,
+    "reshape": reshape,
     "transpose": transpose, "permute": permute, "contiguous": contiguous, "size": size, "dim": dim,
     "chunk": chunk, "split": split, "mean": mean, "relu": RELU, "relu_": RELU, "sigmoid": SIGMOID,
     "sigmoid_": SIGMOID, "tanh": TANH, "tanh_": TANH,

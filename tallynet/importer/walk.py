@@ -82,6 +82,8 @@ class Walk:
                     self.env[node] = self._call(node)
             except Refused as refusal:
                 raise self._error(node, str(refusal)) from None
+            except TypeError as err:  # a handler given arguments it does not take (out=, a new keyword)
+                raise self._error(node, f"called with arguments the import does not take ({err})") from None
         raise UnsupportedOperation("the traced graph has no output")  # pragma: no cover - fx always adds one
 
     def _placeholder(self, node, placeholders):
