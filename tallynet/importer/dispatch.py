@@ -2,7 +2,7 @@
 methods by name; and the values it passes on without a tallynet node of their own."""
 
 from .modules import MODULES
-from .operations import FUNCTIONS, FUNCTIONS_BY_NAME, METHODS, PARTIAL, Chunks, Grouped
+from .operations import FUNCTIONS, FUNCTIONS_BY_NAME, METHODS, PARTIAL, Attribute, Chunks, Grouped
 from .walk import Refused, Tensor, qualified_name
 
 
@@ -39,6 +39,10 @@ class Handlers:
         if isinstance(value, Grouped):
             return (f"{what} is the channels of a tensor seen as {len(value.shape)}-d groups {value.shape}, which "
                     "tallynet imports only within a channel shuffle (view, transpose(1, 2), view back)")
+        if isinstance(value, Attribute):
+            return (f"{what} is the parameter {value.target!r}, read by the forward itself, which tallynet imports "
+                    "only as a class token (expand(N, -1, -1), then cat before the tokens) or a positional "
+                    "embedding (added to the tokens)")
         if isinstance(value, Chunks):
             return f"{what} is the tuple of chunks of a split, which tallynet imports only one chunk at a time ([i])"
         return f"{what} is {value!r}, not a tensor the model computes (tallynet's layers take no constants)"

@@ -57,12 +57,27 @@ def _weight_and_bias(m):
 
 def linear(walk, m, x):
     x = walk.tensor(x, "Linear's input")
-    if len(x.shape) != 2:
-        raise Refused(f"Linear on an input of shape {x.shape}: tallynet's affine layer takes (N, features); "
-                      "flatten the input first")
     if m.bias is None:
         raise Refused("Linear(bias=False): tallynet's affine layer always has a bias")
-    return walk.layer("affine", {"units": m.out_features}, [x], params={"W": m.weight.T, "b": m.bias})
+    # on (N, D) features as tallynet's affine always was; on (N, L, D) tokens over the last axis
+    fields = {"units": m.out_features, **({"flatten": False} if len(x.shape) > 2 else {})}
+    return walk.layer("affine", fields, [x], params={"W": m.weight.T, "b": m.bias})
+
+
+def multihead_attention(walk, m, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                        average_attn_weights=True, is_causal=False):
+    if not (query is key is value) or key_padding_mask is not None or attn_mask is not None or is_causal:
+        raise Refused("MultiheadAttention other than self-attention without masks (x, x, x): tallynet's "
+                      "multihead_attention attends the tokens to themselves")
+    if not m.batch_first or not m._qkv_same_embed_dim or m.in_proj_bias is None or m.bias_k is not None:
+        raise Refused("MultiheadAttention without batch_first, with kdim / vdim, add_bias_kv or bias=False: "
+                      "tallynet's is nn.MultiheadAttention(D, heads, batch_first=True)")
+    if m.dropout:
+        raise Refused(f"MultiheadAttention(dropout={m.dropout}): tallynet's has no dropout of the attention weights")
+    out = walk.layer("multihead_attention", {"heads": m.num_heads}, [query],
+                     params={"in_proj_weight": m.in_proj_weight, "in_proj_bias": m.in_proj_bias,
+                             "out_proj.weight": m.out_proj.weight, "out_proj.bias": m.out_proj.bias})
+    return out, None  # PyTorch's (output, attention weights); need_weights=False gives None
 
 
 def _check_affine(m, what):
@@ -84,9 +99,9 @@ def batchnorm(walk, m, x):
 def layernorm(walk, m, x):
     x = walk.tensor(x, "LayerNorm's input")
     _check_affine(m, "LayerNorm")
-    if len(x.shape) != 2 or tuple(m.normalized_shape) != x.shape[1:]:
+    if len(x.shape) not in (2, 3) or tuple(m.normalized_shape) != x.shape[-1:]:
         raise Refused(f"LayerNorm{tuple(m.normalized_shape)} on an input of shape {x.shape}: tallynet's layernorm "
-                      "normalizes (N, D) features over D")
+                      "normalizes (N, D) features or (N, L, D) tokens over D")
     return walk.layer("layernorm", without_defaults({"eps": m.eps}, {"eps": 1e-5}), [x],
                       params={"gamma": m.weight, "beta": m.bias})
 
@@ -111,6 +126,7 @@ def identity(walk, m, x, *_, **__):
 
 MODULES = {
     nn.Conv2d: conv2d, nn.ConvTranspose2d: conv_transpose2d, nn.Linear: linear,
+    nn.MultiheadAttention: multihead_attention,
     nn.BatchNorm1d: batchnorm, nn.BatchNorm2d: batchnorm, nn.LayerNorm: layernorm, nn.GroupNorm: groupnorm,
     nn.ReLU: _settings(op.RELU), nn.ReLU6: _settings(op.RELU6),
     nn.Hardtanh: _settings(op.hardtanh, "min_val", "max_val"),

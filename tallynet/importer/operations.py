@@ -57,7 +57,30 @@ class Chunks:
     name: str
 
 
-PARTIAL = (Grouped, Chunks)
+@dataclass(frozen=True)
+class Attribute:
+    """A parameter the forward reads directly (``self.class_token``, ``self.pos_embedding``), module
+    path ``target``; ``expanded`` once ``expand(N, -1, -1)`` has repeated it over the batch."""
+
+    target: str
+    tensor: object
+    expanded: bool = False
+
+    @property
+    def shape(self):
+        return tuple(self.tensor.shape)
+
+    @property
+    def owner(self):
+        """The node that holds it: its module's path (``encoder``), or its own name at the top level."""
+        return self.target.rpartition(".")[0] or self.target
+
+    @property
+    def local(self):
+        return self.target.rpartition(".")[2]
+
+
+PARTIAL = (Grouped, Chunks, Attribute)
 
 
 def _axis(dim, ndim):
@@ -111,6 +134,11 @@ def _unary(kind, **fields):
 def add(walk, a, b, *, alpha=1, out=None):
     if alpha != 1:
         raise Refused(f"add with alpha={alpha}: tallynet's add sums its inputs")
+    if isinstance(b, Attribute) and not isinstance(a, Attribute):
+        a, b = b, a
+    if isinstance(a, Attribute):  # tokens + a learned (1, L, D) tensor: a vision transformer's embedding
+        x = walk.tensor(b, "the tokens the embedding is added to")
+        return walk.learned("pos_embedding", a, x)
     return walk.layer("add", None, [walk.tensor(a, "a term of the sum"), walk.tensor(b, "a term of the sum")])
 
 
@@ -131,6 +159,9 @@ def _fits(x, scale):
 
 
 def cat(walk, tensors, dim=0, *, out=None):
+    if len(tensors) == 2 and isinstance(tensors[0], Attribute) and tensors[0].expanded and _axis(dim, 3) == 1:
+        # a learned (1, 1, D) token repeated over the batch before the tokens: the class token
+        return walk.learned("class_token", tensors[0], walk.tensor(tensors[1], "the tokens after the class token"))
     tensors = [walk.tensor(t, "a concatenated tensor") for t in tensors]
     if _axis(dim, len(tensors[0].shape)) != 1:
         raise Refused(f"concatenation along dim {dim}: tallynet's concat joins along the channels (dim 1)")
@@ -202,22 +233,41 @@ def reshape(walk, x, *shape):
     if len(x.shape) == 4 and len(resolved) == 5 and resolved[0] == x.shape[0] and (
             resolved[1] * resolved[2], *resolved[3:]) == x.shape[1:]:
         return Grouped(x, resolved[1])
-    raise Refused(f"a reshape of {x.shape} to {target}: tallynet imports a reshape as a flatten to (N, -1) "
-                  "or as a step of a channel shuffle only")
+    if target[0] is BATCH or (target[0] == -1 and resolved[0] == x.shape[0]):  # each sample reshaped
+        return walk.layer("reshape", {"shape": list(resolved[1:])}, [x])
+    raise Refused(f"a reshape of {x.shape} to {target}: tallynet reshapes each sample (the batch axis first, "
+                  "x.size(0) or -1)")
 
 
 def transpose(walk, x, dim0, dim1):
-    if type(x) is Grouped and {_axis(dim0, 5), _axis(dim1, 5)} == {1, 2}:
-        return Shuffled(x.tensor, x.groups)
-    raise Refused(f"transpose({dim0}, {dim1}): tallynet imports a transpose as a step of a channel shuffle "
-                  "(view to (N, g, C / g, H, W), transpose(1, 2), view back) only")
+    n = len(_shape_of(x))
+    axes = list(range(n))
+    axes[_axis(dim0, n)], axes[_axis(dim1, n)] = axes[_axis(dim1, n)], axes[_axis(dim0, n)]
+    return permute(walk, x, *axes)
 
 
 def permute(walk, x, *dims):
     dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-    if type(x) is Grouped and dims == (0, 2, 1, 3, 4):
+    dims = tuple(_axis(d, len(dims)) for d in dims)
+    if type(x) is Grouped and dims == (0, 2, 1, 3, 4):  # a channel shuffle's middle step
         return Shuffled(x.tensor, x.groups)
-    raise Refused(f"permute{dims}: tallynet imports a permutation as a step of a channel shuffle only")
+    x = walk.tensor(x, "the permuted tensor")
+    if dims[0] != 0:
+        raise Refused(f"permute{dims} moves the batch axis: tallynet permutes each sample's axes")
+    return walk.layer("permute", {"axes": [d - 1 for d in dims[1:]]}, [x])
+
+
+def expand(walk, x, *sizes):
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if isinstance(x, Attribute) and sizes[0] is BATCH and all(d == -1 for d in sizes[1:]):
+        return Attribute(x.target, x.tensor, expanded=True)
+    raise Refused(f"expand{sizes}: tallynet imports expand(N, -1, -1) of a class token only")
+
+
+def check(walk, condition, message=None):
+    """``torch._assert``: the model checks a shape (ViT its image size); the import checks it too."""
+    if not condition:
+        raise Refused(f"the model's own check fails for this input shape: {message}")
 
 
 def contiguous(walk, x, *_, **__):
@@ -258,7 +308,10 @@ def getitem(walk, obj, index):
             and index[1].step in (None, 1)):
         start, stop, _ = index[1].indices(x.shape[1])
         return walk.layer("channel_slice", {"start": start, "stop": stop}, [x], base="slice")
-    raise Refused(f"indexing with {index!r}: tallynet imports x[:, start:stop] (a slice of channels) only")
+    if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int):
+        return walk.layer("select", {"index": index[1]}, [x], base="select")  # x[:, 0]: the class token's output
+    raise Refused(f"indexing with {index!r}: tallynet imports x[:, start:stop] (a slice of channels) and x[:, i] "
+                  "only")
 
 
 # --- pooling, dropout, upsampling --------------------------------------------------------------------
@@ -353,7 +406,7 @@ FUNCTIONS = {
     torch.cat: cat, torch.concat: cat, torch.concatenate: cat,
     torch.flatten: flatten, torch.squeeze: squeeze, torch.reshape: reshape, torch.transpose: transpose,
     torch.permute: permute,
-    torch.chunk: chunk, torch.split: split, operator.getitem: getitem, getattr: getattr_,
+    torch.chunk: chunk, torch.split: split, operator.getitem: getitem, getattr: getattr_, torch._assert: check,
     torch.mean: mean, F.adaptive_avg_pool2d: adaptive_avg_pool2d, F.avg_pool2d: avg_pool2d,
     F.max_pool2d: max_pool2d, F.dropout: dropout, F.interpolate: interpolate, torch.channel_shuffle: channel_shuffle,
     F.relu: RELU, torch.relu: RELU, F.relu6: RELU6, F.hardtanh: hardtanh, F.leaky_relu: leaky_relu,
@@ -367,7 +420,7 @@ FUNCTIONS_BY_NAME = {"torchvision.ops.stochastic_depth.stochastic_depth": stocha
 METHODS = {
     "add": add, "add_": add, "mul": mul, "mul_": mul, "flatten": flatten, "squeeze": squeeze, "view": reshape,
     "reshape": reshape,
-    "transpose": transpose, "permute": permute, "contiguous": contiguous, "size": size, "dim": dim,
+    "transpose": transpose, "permute": permute, "expand": expand, "contiguous": contiguous, "size": size, "dim": dim,
     "chunk": chunk, "split": split, "mean": mean, "relu": RELU, "relu_": RELU, "sigmoid": SIGMOID,
     "sigmoid_": SIGMOID, "tanh": TANH, "tanh_": TANH,
 }

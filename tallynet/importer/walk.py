@@ -76,8 +76,7 @@ class Walk:
                     return self.tensor(self.env[node.args[0]] if isinstance(node.args[0], torch.fx.Node)
                                        else map_arg(node.args[0], self.env.__getitem__), "the model's output")
                 elif node.op == "get_attr":
-                    raise Refused(f"the forward reads the attribute {node.target!r} directly (a parameter or "
-                                  "buffer used outside a module, such as a class token); no tallynet layer holds it")
+                    self.env[node] = self._attribute(node.target)
                 else:
                     self.env[node] = self._call(node)
             except Refused as refusal:
@@ -134,10 +133,27 @@ class Walk:
                 table[name] = dict(values)
         return Tensor(name, (BATCH,) + tuple(int(d) for d in out[1:]))
 
+    def _attribute(self, target):
+        """A parameter the forward reads itself: a value for the handlers of its patterns (class token,
+        positional embedding); a buffer or a constant tensor no tallynet layer holds."""
+        from .operations import Attribute
+
+        owner, _, name = target.rpartition(".")
+        if name not in dict(self.root.get_submodule(owner).named_parameters(recurse=False)):
+            raise Refused(f"the forward reads the tensor {target!r} directly (a buffer or a constant); no "
+                          "tallynet layer holds it")
+        return Attribute(target, self.root.get_parameter(target))
+
+    def learned(self, kind, attribute, x):
+        """A ``class_token`` or ``pos_embedding`` node holding the parameter ``attribute``, named by the
+        module that holds it (``encoder``: parameter ``encoder.pos_embedding``, torchvision's name)."""
+        self._module_called(attribute.target, [attribute.tensor])
+        return self.layer(kind, None, [x], params={kind: attribute.tensor}, name=attribute.owner)
+
     def _module_called(self, target, module):
-        """Note a call of a module with parameters; a second call would share them, which tallynet's
-        nodes (each holding its own) cannot."""
-        params = list(module.parameters())
+        """Note a call of a module with parameters (or a use of a parameter, a list of one); a second
+        would share them, which tallynet's nodes (each holding its own) cannot."""
+        params = list(module.parameters()) if hasattr(module, "parameters") else list(module)
         if params:
             if target in self.called:
                 raise Refused(f"the module {target!r} is called more than once, sharing its parameters; "
