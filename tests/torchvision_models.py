@@ -47,13 +47,14 @@ def reference(name, meta=False):
         return make(**REFERENCE_KWARGS.get(name, {})).to("meta")
 
 
-def flop_counter_mode(name, input_requires_grad):
+def flop_counter_mode(name, input_requires_grad, model=None):
     """FlopCounterMode's forward and backward FLOPs of torchvision's model on a 1x3x224x224
-    input, on the meta device (shapes only, as tallynet's summary)."""
+    input, on the meta device (shapes only, as tallynet's summary); ``model``: that model, if
+    already built there."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = reference(name, meta=True)
+    model = reference(name, meta=True) if model is None else model
     x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad, device="meta")
     with FlopCounterMode(display=False) as forward:
         out = model(x)
