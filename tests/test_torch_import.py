@@ -181,6 +181,20 @@ class EveryOperation(nn.Module):
 TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
 
 
+def _assert_gradients_equal(grads, module):
+    """tallynet's gradients, keyed ``node.local``, equal the module's parameters' ``.grad`` (by
+    torchvision's names: W is weight, gamma weight, ...; a top-level class token is node
+    ``class_token``'s parameter ``class_token``)."""
+    torch_grads = {name: p.grad.numpy() for name, p in module.named_parameters()}
+    assert len(grads) == len(torch_grads)
+    for key, grad in grads.items():
+        node, local = key.rsplit(".", 1)
+        name = {"class_token.class_token": "class_token"}.get(key, f"{node}.{TORCH_NAMES.get(local, local)}")
+        transposed = local == "W" and grad.ndim == 2  # tallynet's affine W is (in, out)
+        expected = torch_grads[name].T if transposed else torch_grads[name]
+        np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-12, err_msg=key)
+
+
 def test_every_mapped_operation_computes_what_pytorch_computes_forward_and_backward():
     torch.manual_seed(0)
     theirs = _randomised_batchnorm(EveryOperation()).double()
@@ -197,13 +211,7 @@ def test_every_mapped_operation_computes_what_pytorch_computes_forward_and_backw
     reference_loss = F.cross_entropy(theirs(x), torch.from_numpy(y))
     reference_loss.backward()
     assert loss == pytest.approx(reference_loss.item(), rel=1e-10)
-    torch_grads = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
-    assert len(grads) == len(torch_grads)
-    for key, grad in grads.items():
-        node, local = key.rsplit(".", 1)
-        expected_grad = torch_grads[f"{node}.{TORCH_NAMES[local]}"]
-        np.testing.assert_allclose(grad, expected_grad.T if grad.ndim == 2 else expected_grad, rtol=1e-8,
-                                   atol=1e-12, err_msg=key)
+    _assert_gradients_equal(grads, theirs)
 
 
 class ShuffleBlock(nn.Module):
@@ -235,10 +243,8 @@ def test_the_import_is_a_graph_like_any_other():
 
 
 def test_a_vision_transformer_computes_what_pytorch_computes_forward_and_backward():
-    from torchvision.models.vision_transformer import VisionTransformer
-
     torch.manual_seed(0)
-    theirs = VisionTransformer(image_size=16, patch_size=4, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=12,
+    theirs = torchvision_models().VisionTransformer(image_size=16, patch_size=4, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=12,
                                num_classes=3).double()
     with torch.no_grad():
         for p in theirs.parameters():  # away from torchvision's zero initialisations (the head, the token)
@@ -255,14 +261,7 @@ def test_a_vision_transformer_computes_what_pytorch_computes_forward_and_backwar
     reference_loss = F.cross_entropy(theirs.train()(x), torch.from_numpy(y))
     reference_loss.backward()
     assert loss == pytest.approx(reference_loss.item(), rel=1e-10)
-    torch_grads = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
-    assert len(grads) == len(torch_grads)
-    for key, grad in grads.items():
-        node, local = key.rsplit(".", 1)
-        name = {"class_token.class_token": "class_token"}.get(key, f"{node}.{TORCH_NAMES.get(local, local)}")
-        expected = torch_grads[name]
-        transposed = local == "W" and grad.ndim == 2  # tallynet's affine W is (in, out)
-        np.testing.assert_allclose(grad, expected.T if transposed else expected, rtol=1e-8, atol=1e-12, err_msg=key)
+    _assert_gradients_equal(grads, theirs)
 
 
 # --- what is refused -------------------------------------------------------------------------------
