@@ -7,6 +7,7 @@ tallynet graph spec (:mod:`.walk`; modules in :mod:`.modules`, functions and ten
 network is a :class:`~tallynet.models.Graph`: ``summary``, the walkthrough, ``profile``,
 training and ``to_torch`` take it as they take a preset. Node names are the module paths
 (``layer1.0.conv1``; parameters ``layer1.0.conv1.W``, torchvision's ``layer1.0.conv1.weight``).
+torchvision's CNNs and vision transformers import (``tests/test_torch_import.py``).
 
 An operation that no tallynet layer computes is refused with :class:`UnsupportedOperation`,
 naming the operation, the fx node and the line of the model's source; it is never counted as

@@ -10,7 +10,12 @@ it recognises patterns whose math is that of one tallynet layer:
   node; the intermediate values are :class:`Grouped` and :class:`Shuffled`, which nothing else takes;
 - ``x.chunk(k, dim=1)`` / ``x.split(s, dim=1)`` then ``[i]``: a ``channel_slice`` node per chunk used;
 - ``x.view(x.size(0), -1)``, ``x.reshape(N, -1)``, ``torch.flatten(x, 1)``: ``flatten``;
-- ``scale * x`` with scale (N, C, 1, 1), squeeze-and-excitation's: ``mul`` with the scale second.
+- ``scale * x`` with scale (N, C, 1, 1), squeeze-and-excitation's: ``mul`` with the scale second;
+- a parameter the forward reads itself (an fx ``get_attr``, an :class:`Attribute`):
+  ``self.class_token.expand(N, -1, -1)`` concatenated before the tokens is a ``class_token`` node,
+  ``x + self.pos_embedding`` a ``pos_embedding`` node, as torchvision's VisionTransformer writes them;
+- ``x.reshape(N, ...)``, ``x.permute(0, ...)``, ``x.transpose(1, 2)`` of each sample: ``reshape`` and
+  ``permute``; ``x[:, i]``: ``select``.
 
 Anything else is refused, naming the operation.
 """
