@@ -15,8 +15,10 @@ to name the line of the model's source (:func:`source_line`).
 import inspect
 import os
 
-import torch
-import torch.fx
+from ..torch_bridge import _torch
+
+torch = _torch()  # the importer needs torch: a clear ImportError naming the extra when it is absent
+import torch.fx  # noqa: E402
 
 
 class UnsupportedOperation(ValueError):
