@@ -1,6 +1,7 @@
 """The ``tallynet`` command: train, summary, compare, walkthrough, profile, bench, gradcheck, evaluate.
 
-Every command takes a SPEC: a YAML file or a preset name (``seed-cnn``, ``lenet5``, ...).
+Every command takes a SPEC: a YAML file, a preset name (``seed-cnn``, ``lenet5``, ...) or a PyTorch
+model, ``package.module:callable`` (``torchvision.models:resnet50``) with ``--input C H W``.
 """
 
 import argparse
@@ -386,7 +387,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a network on real data")
-    p.add_argument("spec", help="YAML spec file or preset name")
+    p.add_argument("spec", help="YAML spec file, preset name or package.module:callable (a PyTorch model)")
     p.add_argument("--data", default="digits", help="digits | cifar10 | mnist | a directory holding one of them")
     p.add_argument("--download", action="store_true", help="download cifar10 / mnist into the cache if missing")
     p.add_argument("--epochs", type=_positive_int, default=10)
@@ -477,7 +478,11 @@ def build_parser():
         if name == "compare":  # its networks take input=CxHxW
             continue
         p.add_argument("--input", type=_positive_int, nargs="+", metavar="DIM", default=None,
-                       help="the shape of one sample, e.g. 3 64 64 (default: the spec's input)")
+                       help="the shape of one sample, e.g. 3 64 64 (default: the spec's input; required for a "
+                            "PyTorch model)")
+        p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="an argument of a PyTorch model's callable (SPEC package.module:callable), a Python "
+                            "literal or a string; repeat for more")
 
     # evaluate takes no --input: each --transform's crop is the network's input
     p = sub.add_parser("evaluate", help="accuracy and FLOPs per image on ImageNet validation images, one row "
@@ -499,10 +504,18 @@ def build_parser():
 
 
 def _with_input(args):
-    """``--input C H W``: the spec (a preset, a file) as a dict with that sample shape."""
+    """``--input C H W``: the spec (a preset, a file) as a dict with that sample shape; a PyTorch
+    model (``package.module:callable``, with ``--arg``) imported as the graph spec of its architecture."""
+    from .importer.callables import is_reference, parse_arguments, spec_from_reference
     from .models import with_input
 
-    if getattr(args, "input", None):
+    if not hasattr(args, "spec"):  # compare and evaluate name their networks themselves
+        return args
+    if is_reference(args.spec):
+        args.spec = spec_from_reference(args.spec, args.input, parse_arguments(args.arg))
+    elif args.arg:
+        raise ValueError(f"--arg is for a PyTorch model (SPEC package.module:callable); {args.spec!r} is a spec")
+    if args.input:
         args.spec = with_input(args.spec, args.input)
     return args
 

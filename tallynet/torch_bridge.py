@@ -119,3 +119,10 @@ def function_module(name, forward, params=None):
             return forward(x, *(getattr(self, key) for key in names))
     Function.__name__ = Function.__qualname__ = name
     return Function()
+
+
+def from_torch(module, input_shape, dtype=np.float32, name=None):
+    """A tallynet graph model computing what the ``torch.nn.Module`` computes, with its weights:
+    see :func:`tallynet.importer.from_torch`."""
+    from .importer import from_torch as import_module
+    return import_module(module, input_shape, dtype=dtype, name=name)

@@ -27,11 +27,12 @@ import pytest
 from conftest import assert_numerical_gradients
 from tallynet.cost import CONVENTIONS, summary
 from tallynet.counts import KINDS, PARTS, Ops
-from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, ClassToken, Concat,
-                             Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten, GELU, GlobalAvgPool, GroupNorm,
-                             Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, Matmul, MaxPool2d, Mul,
-                             MultiheadAttention, Permute, PosEmbedding, ReLU, ReLU6, Reshape, Select, Sigmoid, SiLU,
-                             Softmax, Tanh, Upsample, conv_backward_naive, conv_transpose_backward_naive, conv_transpose_forward_naive,
+from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPool2d, BatchNorm, ChannelShuffle,
+                             ChannelSlice, ClassToken, Concat, Conv2d, ConvTranspose2d, CostNotStated, Dropout, Flatten,
+                             GELU, GlobalAvgPool, GroupNorm, Hardsigmoid, Hardswish, Layer, LayerNorm, LeakyReLU, Matmul,
+                             MaxPool2d, Mul, MultiheadAttention, Permute, PosEmbedding, ReLU, ReLU6, Reshape, Select,
+                             Sigmoid, SiLU, Softmax, Tanh, Upsample, conv_backward_naive, conv_transpose_backward_naive,
+                             conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint, Saved
 from tallynet.layers.conv import OneDNNTwin
@@ -147,6 +148,11 @@ CASES = [
     ("pos_embedding", PosEmbedding, (3, 4, 5)),
     ("multihead_attention", lambda: MultiheadAttention(2), (2, 5, 8)),
     ("multihead_attention-one-head-batch1", lambda: MultiheadAttention(1), (1, 4, 3)),
+    ("channel_shuffle-2", lambda: ChannelShuffle(2), (2, 6, 3, 4)),
+    ("channel_shuffle-3-batch1", lambda: ChannelShuffle(3), (1, 6, 2, 5)),
+    ("channel_slice-first-half", lambda: ChannelSlice(0, 3), (2, 6, 3, 4)),
+    ("channel_slice-middle", lambda: ChannelSlice(2, 5), (1, 7, 4, 3)),
+    ("channel_slice-features", lambda: ChannelSlice(1, 4), (3, 6)),
 ]
 IDS = [c[0] for c in CASES]
 

@@ -14,7 +14,7 @@ from tallynet.cost.walkthrough import walkthrough
 from tallynet.models import SpecError, from_spec
 from tallynet.models.zoo import vision_transformer
 from conftest import assert_numerical_gradients
-from torchvision_models import torchvision_models
+from torchvision_models import flop_counter_mode, torchvision_models
 
 TINY = dict(image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10)
 
@@ -59,16 +59,7 @@ def _flop_counter_mode(input_requires_grad):
     per block forward (q k^T, P v) and four backward (two per product), each 2 FLOPs per MAC.
     (On CPU tensors PyTorch picks _scaled_dot_product_flash_attention_for_cpu, which FlopCounterMode
     has no formula for: it counts attention as 0 there.)"""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = _meta_vit_b_16()
-    x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad, device="meta")
-    with FlopCounterMode(display=False) as forward:
-        out = model(x)
-    with FlopCounterMode(display=False) as backward:
-        out.sum().backward()
-    return forward.get_total_flops(), backward.get_total_flops()
+    return flop_counter_mode("vit_b_16", input_requires_grad, _meta_vit_b_16())
 
 
 def test_vit_b_16_torch_convention_equals_flop_counter_mode():

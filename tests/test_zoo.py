@@ -8,81 +8,46 @@ import pytest
 from tallynet.cost import summary
 from tallynet.models import PRESETS
 from tallynet.models.zoo import zoo
-from torchvision_models import torchvision_models
+from torchvision_models import flop_counter_mode, grouped_weight_gradient_excess, reference, torchvision_models
 
 # the CNNs; vit_b_16's parameters are named by its modules differently (attention's own, the class
 # token's at the top level), and tests/test_vit.py compares it with torchvision's
 IMAGENET = sorted(name for name in zoo() if name not in ("resnet20", "vit_b_16"))
-# torchvision's googlenet() builds the two auxiliary heads unless told not to (its published
-# num_params and _ops are without them); init_weights=False skips its truncated-normal initialisation
-REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False}}
-
-
-def _reference(models, name):
-    """torchvision's model ``name`` (weights=None), as the preset describes it."""
-    return getattr(models, name)(**REFERENCE_KWARGS.get(name, {}))
 
 
 @pytest.mark.parametrize("name", IMAGENET)
 def test_parameters_and_published_gflops_equal_torchvision(name):
     models = torchvision_models()
-    reference = _reference(models, name)
     meta = models.get_model_weights(name).DEFAULT.meta
     t = summary(name, batch=1, convention="macs").totals()
-    assert t["params"] == sum(p.numel() for p in reference.parameters()) == meta["num_params"]
+    assert t["params"] == sum(p.numel() for p in reference(name).parameters()) == meta["num_params"]
     # torchvision's "GFLOPS" are multiply-accumulates of convolutions and linear layers, in billions
     assert round(t["forward_flops"] / 1e9, 3) == meta["_ops"]
-
-
-def _flop_counter_mode(name, input_requires_grad):
-    """FlopCounterMode's forward and backward FLOPs of torchvision's model on a 1x3x224x224
-    input, on the meta device (shapes only, as tallynet's summary)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    models = torchvision_models()
-    with torch.device("meta"):
-        model = _reference(models, name)
-        x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad)
-    with FlopCounterMode(display=False) as forward:
-        out = model(x)
-    with FlopCounterMode(display=False) as backward:
-        out.sum().backward()
-    return forward.get_total_flops(), backward.get_total_flops()
-
-
-def _grouped_weight_gradient_excess(s):
-    """What FlopCounterMode adds to the backward of grouped convolutions: its formula for the
-    weight gradient of a convolution with g groups counts the full (C_in x C_out) product, g
-    times the (C_in/g x C_out/g) products per group that are computed. tallynet counts these."""
-    return sum((l.layer.groups - 1) * l.flops.backward_params.total for l in s.layers
-               if l.type == "conv" and l.layer.groups > 1)
 
 
 @pytest.mark.parametrize("name", IMAGENET)
 def test_torch_convention_equals_flop_counter_mode(name):
     s = summary(name, batch=1, convention="torch")
     t = s.totals()
-    excess = _grouped_weight_gradient_excess(s)
-    forward, backward = _flop_counter_mode(name, input_requires_grad=True)
+    excess = grouped_weight_gradient_excess(s)
+    forward, backward = flop_counter_mode(name, input_requires_grad=True)
     assert forward == t["forward_flops"]
     assert backward == t["backward_flops"] + excess
     # without an input that requires grad, the first layer computes no input gradient: a training step
-    _, step_backward = _flop_counter_mode(name, input_requires_grad=False)
+    _, step_backward = flop_counter_mode(name, input_requires_grad=False)
     assert step_backward == t["step_backward_flops"] + excess
 
 
 def test_the_grouped_convolution_excess_is_real():
     # mobilenet_v2's (and mobilenet_v3_small's) depthwise convolutions are where FlopCounterMode
     # over-counts; resnet50 has none
-    assert _grouped_weight_gradient_excess(summary("mobilenet_v2", batch=1, convention="torch")) > 0
-    assert _grouped_weight_gradient_excess(summary("resnet50", batch=1, convention="torch")) == 0
+    assert grouped_weight_gradient_excess(summary("mobilenet_v2", batch=1, convention="torch")) > 0
+    assert grouped_weight_gradient_excess(summary("resnet50", batch=1, convention="torch")) == 0
 
 
 @pytest.mark.parametrize("name", IMAGENET)
 def test_node_names_are_torchvisions_module_names(name):
-    models = torchvision_models()
-    modules = {n for n, m in _reference(models, name).named_modules() if not list(m.children())}
+    modules = {n for n, m in reference(name).named_modules() if not list(m.children())}
     ours = {n for n in summary(name, batch=1).as_dict()["layers"] for n in [n["name"]]}
     parametrised = {l.name for l in summary(name, batch=1).layers if l.params}
     assert parametrised <= modules, sorted(parametrised - modules)[:5]
@@ -101,13 +66,13 @@ def test_logits_equal_torchvision_s_with_its_weights(name):
     from tallynet.models import preset
 
     torch.manual_seed(0)
-    reference = _reference(torchvision_models(), name).double().eval()
-    for module in reference.modules():
+    theirs = reference(name).double().eval()
+    for module in theirs.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             for tensor, (low, high) in ((module.running_mean, (-0.5, 0.5)), (module.running_var, (0.5, 1.5)),
                                         (module.weight.data, (0.5, 1.5)), (module.bias.data, (-0.2, 0.2))):
                 tensor.uniform_(low, high)
-    state = {k: v.numpy() for k, v in reference.state_dict().items()}
+    state = {k: v.numpy() for k, v in theirs.state_dict().items()}
     model = preset(name, dtype=np.float64)
     for key, value in model.params.items():
         node, what = key.rsplit(".", 1)
@@ -116,7 +81,7 @@ def test_logits_equal_torchvision_s_with_its_weights(name):
     model.set_state({k: state[k].copy() for k in model.get_state() if k.endswith(("running_mean", "running_var"))})
     X = np.random.default_rng(0).standard_normal((1, 3, 224, 224))
     with torch.no_grad():
-        expected = reference(torch.from_numpy(X)).numpy()
+        expected = theirs(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(model.loss(X), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 

@@ -23,3 +23,49 @@ def torchvision_models():
     except ImportError as err:  # not installed, or a torchvision that needs more than the stub
         pytest.skip(f"torchvision's model definitions do not import: {err}")
     return torchvision.models
+
+
+# torchvision's googlenet() builds the two auxiliary heads unless told not to (its published
+# num_params and _ops are without them); init_weights=False skips its truncated-normal initialisation
+REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False}}
+
+
+def reference(name, meta=False):
+    """torchvision's model ``name`` (weights=None), as the tests compare it; on the meta device
+    (shapes only) when ``meta``: built there, or built and moved there where the builder needs
+    real tensors (RegNet computes its widths with ``tolist()``)."""
+    import torch
+
+    models = torchvision_models()
+    make = getattr(models, name)
+    if not meta:
+        return make(**REFERENCE_KWARGS.get(name, {}))
+    try:
+        with torch.device("meta"):
+            return make(**REFERENCE_KWARGS.get(name, {}))
+    except NotImplementedError:
+        return make(**REFERENCE_KWARGS.get(name, {})).to("meta")
+
+
+def flop_counter_mode(name, input_requires_grad, model=None):
+    """FlopCounterMode's forward and backward FLOPs of torchvision's model on a 1x3x224x224
+    input, on the meta device (shapes only, as tallynet's summary); ``model``: that model, if
+    already built there."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = reference(name, meta=True) if model is None else model
+    x = torch.empty(1, 3, 224, 224, requires_grad=input_requires_grad, device="meta")
+    with FlopCounterMode(display=False) as forward:
+        out = model(x)
+    with FlopCounterMode(display=False) as backward:
+        out.sum().backward()
+    return forward.get_total_flops(), backward.get_total_flops()
+
+
+def grouped_weight_gradient_excess(s):
+    """What FlopCounterMode adds to the backward of grouped convolutions: its formula for the
+    weight gradient of a convolution with g groups counts the full (C_in x C_out) product, g
+    times the (C_in/g x C_out/g) products per group that are computed. tallynet counts these."""
+    return sum((l.layer.groups - 1) * l.flops.backward_params.total for l in s.layers
+               if l.type == "conv" and l.layer.groups > 1)

@@ -11,6 +11,7 @@ from .attention import *  # noqa: F401,F403
 from .affine import *  # noqa: F401,F403
 from .base import REGISTRY, CostNotStated, Footprint, Layer
 from .batchnorm import *  # noqa: F401,F403
+from .channels import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
