@@ -74,10 +74,15 @@ def _values_not_drawn_on_meta():
     import torch
     from torch.overrides import TorchFunctionMode
 
+    # nn.init's own functions dispatch to the mode themselves (then it sees no Tensor.normal_ inside)
+    normal = {torch.Tensor.normal_, torch.nn.init.normal_, torch.nn.init.kaiming_normal_,
+              torch.nn.init.xavier_normal_}
+
     class ValuesNotDrawnOnMeta(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            if func is torch.Tensor.normal_ and args and getattr(args[0], "is_meta", False):
-                return args[0]
+            tensor = args[0] if args else (kwargs or {}).get("tensor")
+            if func in normal and getattr(tensor, "is_meta", False):
+                return tensor
             return func(*args, **(kwargs or {}))
 
     return ValuesNotDrawnOnMeta()

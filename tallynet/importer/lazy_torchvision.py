@@ -10,8 +10,9 @@ package's ``__path__`` (so ``torchvision.models.resnet`` and ``torchvision.ops.m
 from the installed files as usual) whose ``__init__.py`` is not run; a name the code asks of
 one (``from torchvision.ops import StochasticDepth``, ``torchvision.models.resnet50``) is
 looked up in what the real ``__init__.py`` imports (read, not executed) and only that
-submodule imported. A name the ``__init__.py`` defines itself (``torchvision.set_image_backend``)
-runs the real ``__init__.py`` into the lazy module, so it becomes the package it stands for.
+submodule imported. A name the ``__init__.py`` defines itself (``torchvision.set_image_backend``), or one of the
+model registry (``torchvision.models.list_models``), runs the real ``__init__.py`` into the lazy
+module, so it becomes the package it stands for.
 
 Only where torchvision is not yet imported: a process that imported it keeps it.
 """
@@ -24,6 +25,9 @@ import sys
 import types
 
 LAZY = ("torchvision", "torchvision.models", "torchvision.ops")
+# get_model, list_models...: the registry of torchvision.models._api holds the models whose
+# modules are imported, so a name of it runs the real __init__.py (every model registered)
+REGISTRIES = {"torchvision.models": "_api"}
 
 
 def _imported_names(package, init_path):
@@ -59,15 +63,24 @@ def _source(directory, submodule):
 
 
 def _exports(path, name):
-    """Whether the module file at ``path`` lists ``name`` in its ``__all__`` (what ``import *`` takes)."""
+    """Whether the module file at ``path`` gives ``name`` to an ``import *``: its ``__all__`` lists
+    it, or (an ``__all__`` that is not a literal list) a module it star-imports gives it, as
+    ``torchvision/models/mobilenet.py`` gives MobileNetV2's and V3's."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if repr(name) not in text and f'"{name}"' not in text:  # most files do not: skip parsing them
+    if name not in text and "import *" not in text:  # most files do not: skip parsing them
         return False
-    for node in ast.parse(text, path).body:
+    tree = ast.parse(text, path)
+    for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            return name in ast.literal_eval(node.value)
-    return False
+            try:
+                return name in ast.literal_eval(node.value)
+            except ValueError:
+                break
+    directory = os.path.dirname(path)
+    return any(_exports(_source(directory, node.module), name) for node in tree.body
+               if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+               and any(alias.name == "*" for alias in node.names))
 
 
 def _lazy_package(name, directory):
@@ -82,6 +95,9 @@ def _lazy_package(name, directory):
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
         if attribute in names:
             submodule, inner = names[attribute]
+            if REGISTRIES.get(name) == submodule:
+                _run_init(module)
+                return module.__dict__[attribute]
             value = importlib.import_module(f"{name}.{submodule}")
             value = value if inner is None else getattr(value, inner)
         else:
