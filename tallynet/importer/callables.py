@@ -5,7 +5,9 @@ callable returning an ``nn.Module``; the command line calls it with the ``--arg`
 (Python literals, else strings) and imports the module's architecture as a graph spec
 (:func:`tallynet.importer.torch_spec`) for the sample shape ``--input C H W``. The module is
 built on PyTorch's meta device where it can be (no memory, no weight initialisation: a
-ResNet-50 in 0.05 s instead of 0.8 s), since a spec carries no weights.
+ResNet-50 in 0.05 s instead of 0.8 s), since a spec carries no weights. A torchvision model is
+loaded from its own module alone (:mod:`.lazy_torchvision`): ``tallynet summary
+torchvision.models:resnet50`` imports no more than torch and ``resnet.py`` needs.
 """
 
 import ast

@@ -10,11 +10,13 @@ package's ``__path__`` (so ``torchvision.models.resnet`` and ``torchvision.ops.m
 from the installed files as usual) whose ``__init__.py`` is not run; a name the code asks of
 one (``from torchvision.ops import StochasticDepth``, ``torchvision.models.resnet50``) is
 looked up in what the real ``__init__.py`` imports (read, not executed) and only that
-submodule imported. A name the ``__init__.py`` defines itself (``torchvision.set_image_backend``), or one of the
-model registry (``torchvision.models.list_models``), runs the real ``__init__.py`` into the lazy
-module, so it becomes the package it stands for.
+submodule imported. A name the ``__init__.py`` defines itself (``torchvision.set_image_backend``)
+or one of the model registry (``torchvision.models.list_models``) runs the real ``__init__.py``
+into the lazy module, so it becomes the package it stands for.
 
-Only where torchvision is not yet imported: a process that imported it keeps it.
+Only where torchvision is not yet imported: a process that imported it keeps it. The meta
+registrations are never needed by a model definition; they are imported only if a real
+``__init__.py`` runs, and left out where they fail.
 """
 
 import ast
@@ -109,16 +111,14 @@ def _lazy_package(name, directory):
                 value = importlib.import_module(f"{name}.{attribute}")
             else:
                 _run_init(module)
-                return module.__dict__[attribute] if attribute in module.__dict__ else _missing(name, attribute)
+                if attribute not in module.__dict__:
+                    raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+                return module.__dict__[attribute]
         setattr(module, attribute, value)
         return value
 
     module.__getattr__ = resolve
     return module
-
-
-def _missing(name, attribute):
-    raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
 
 
 def _run_init(module):
@@ -139,16 +139,15 @@ def _run_init(module):
 
 def install():
     """Put the lazy torchvision packages in ``sys.modules``, unless torchvision is imported already
-    (then nothing changes); False where torchvision is not installed."""
+    or not installed (then nothing changes: importing it says so)."""
     if "torchvision" in sys.modules:
-        return True
+        return
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
-        return False
+        return
     root = spec.submodule_search_locations[0]
     for name in LAZY:
         sys.modules[name] = _lazy_package(name, os.path.join(root, *name.split(".")[1:]))
     for name in LAZY[1:]:
         parent, _, child = name.rpartition(".")
         setattr(sys.modules[parent], child, sys.modules[name])
-    return True
