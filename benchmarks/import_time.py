@@ -9,6 +9,7 @@ Each round runs, each in a fresh Python process (start, imports and all, as a us
   ``import torchvision`` (with ``torchvision._meta_registrations`` replaced by an empty module
   where, as beside the CPU torch, the wheel's compiled operators fail to register; the
   models need none of them). Skipped if torchinfo is not installed (``pip install torchinfo``).
+* import numpy, torch: ``python -c "import numpy, torch"``, the floor both stand on.
 
 The two alternate, round by round, so a change in the machine's load falls on both. Prints,
 for each, the median over the rounds of the CPU time (user + system of the process) and of the
@@ -47,6 +48,7 @@ def commands(model, shape):
                           "--input", *dims]}
     if importlib.util.find_spec("torchinfo") is not None:
         tools["torchinfo"] = [sys.executable, "-c", TORCHINFO, model, *dims]
+    tools["import numpy, torch"] = [sys.executable, "-c", "import numpy, torch"]
     return tools
 
 
@@ -84,7 +86,7 @@ def main():
                         "wall_median_s": round(statistics.median(wall), 2),
                         "wall_min_max_s": [round(min(wall), 2), round(max(wall), 2)]}
         r = result[name]
-        print(f"{name:>9}  cpu {r['cpu_median_s']:.2f} s ({r['cpu_min_max_s'][0]:.2f}-{r['cpu_min_max_s'][1]:.2f})  "
+        print(f"{name:>19}  cpu {r['cpu_median_s']:.2f} s ({r['cpu_min_max_s'][0]:.2f}-{r['cpu_min_max_s'][1]:.2f})  "
               f"wall {r['wall_median_s']:.2f} s ({r['wall_min_max_s'][0]:.2f}-{r['wall_min_max_s'][1]:.2f})  "
               f"median of {args.rounds}, {args.model} {'x'.join(map(str, args.input))}")
     print(json.dumps({"model": args.model, "input": args.input, "rounds": args.rounds, **result}))
