@@ -157,7 +157,7 @@ def test_cli_takes_a_callable_returning_a_pytorch_module_and_its_state_dict(colo
     torch = pytest.importorskip("torch")
     (tmp_path / "colour_torch.py").write_text(
         "import torch\n\n\ndef make():\n    return torch.nn.Sequential(torch.nn.Conv2d(3, 6, 1), "
-        "torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())\n")
+        "torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())\n\n\ndef not_a_model():\n    return 3\n")
     params = fixture_script().colour_net_params()
     torch.save({"0.weight": torch.from_numpy(params["conv.W"]), "0.bias": torch.from_numpy(params["conv.b"])},
                tmp_path / "colour.pth")
@@ -170,7 +170,11 @@ def test_cli_takes_a_callable_returning_a_pytorch_module_and_its_state_dict(colo
     assert (result["top1_correct"], result["flops_per_image"]) == (6, None)
     argv[1] = "colour_torch:nothing"
     assert main(argv) == 2
-    assert "cannot import nothing from colour_torch" in capsys.readouterr().err
+    assert "colour_torch:nothing: the module 'colour_torch' has no attribute 'nothing'" in capsys.readouterr().err
+    argv[1] = "colour_torch:not_a_model"
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("tallynet evaluate: error: colour_torch:not_a_model() returned a int, "
+                                       "expected a tallynet model or a torch.nn.Module\n")
 
 
 def test_the_readme_shows_what_tallynet_evaluate_prints_on_the_fixture(colours, capsys):

@@ -9,9 +9,7 @@ not used in eval mode and is ignored). tallynet's affine ``W`` is (in, out), PyT
 ``Linear.weight`` (out, in): it is transposed.
 """
 
-import importlib
 import os
-import re
 import sys
 
 import numpy as np
@@ -19,7 +17,6 @@ import numpy as np
 TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
 RUNNING_STATISTICS = ("running_mean", "running_var")
 IGNORED_TORCH_KEYS = ("num_batches_tracked",)
-_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 def _torch_targets(model):
@@ -125,26 +122,24 @@ def load_weights(model, path):
 
 
 def load_model(name, weights=None):
-    """``(model, spec)`` for a preset name, a YAML spec file or ``package.module:callable`` (imported
-    from the current folder or the installed packages and called with no arguments; it may return a
-    tallynet model or a ``torch.nn.Module``, whose spec is then None: the cost model cannot see it),
-    with ``weights`` loaded (see :func:`load_weights`)."""
+    """``(model, spec)`` for a preset name, a YAML spec file or ``package.module:callable`` (loaded
+    as the other commands load it, :func:`tallynet.importer.callables.load_callable`, and called
+    with no arguments; it may return a tallynet model or a ``torch.nn.Module``, whose spec is then
+    None: the cost model cannot see it), with ``weights`` loaded (see :func:`load_weights`)."""
+    from ..importer.callables import is_reference, load_callable
     from ..models import PRESETS, from_spec, load_spec, resolve_spec
 
     spec = resolve_spec(name)
     if isinstance(spec, dict) or os.path.exists(name):
         spec = spec if isinstance(spec, dict) else load_spec(name)
         model = from_spec(spec)
-    elif _CALLABLE.match(name):
-        module_name, attribute = name.split(":")
-        if os.getcwd() not in sys.path:  # as `python -m` would: a module in the current folder imports
-            sys.path.insert(0, os.getcwd())
-        try:
-            factory = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as err:
-            raise ValueError(f"model {name!r}: cannot import {attribute} from {module_name} ({err})") from None
-        model = factory()
-        spec = None if not hasattr(model, "param_keys") else model
+    elif is_reference(name):
+        model = load_callable(name)()
+        torch = sys.modules.get("torch")  # a callable returning an nn.Module has imported it
+        if not hasattr(model, "param_keys") and not (torch and isinstance(model, torch.nn.Module)):
+            raise ValueError(f"{name}() returned a {type(model).__name__}, expected a tallynet model or a "
+                             "torch.nn.Module")
+        spec = model if hasattr(model, "param_keys") else None
     else:
         raise ValueError(f"model {name!r} is neither a spec file, a preset name nor package.module:callable; "
                          f"expected a YAML spec or one of {', '.join(sorted(PRESETS))}")

@@ -18,9 +18,17 @@ import warnings
 
 import numpy as np
 
-from .tracing import UnsupportedOperation
-
 __all__ = ["from_torch", "torch_spec", "UnsupportedOperation"]
+
+
+def __getattr__(name):
+    # torch is imported when a model is imported, not with the package: the command line's
+    # loader of package.module:callable (.callables) also serves models without torch
+    if name == "UnsupportedOperation":
+        from .tracing import UnsupportedOperation
+
+        return UnsupportedOperation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_input_shape(input_shape):
@@ -36,7 +44,7 @@ def _walk(module, input_shape):
     import torch
 
     from .dispatch import Handlers
-    from .tracing import trace
+    from .tracing import UnsupportedOperation, trace
     from .walk import Walk
 
     if not isinstance(module, torch.nn.Module):

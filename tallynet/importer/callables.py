@@ -5,7 +5,9 @@ callable returning an ``nn.Module``; the command line calls it with the ``--arg`
 (Python literals, else strings) and imports the module's architecture as a graph spec
 (:func:`tallynet.importer.torch_spec`) for the sample shape ``--input C H W``. The module is
 built on PyTorch's meta device where it can be (no memory, no weight initialisation: a
-ResNet-50 in 0.05 s instead of 0.8 s), since a spec carries no weights.
+ResNet-50 in 0.05 s instead of 0.8 s), since a spec carries no weights. A torchvision model is
+loaded from its own module alone (:mod:`.lazy_torchvision`): ``tallynet summary
+torchvision.models:resnet50`` imports no more than torch and ``resnet.py`` needs.
 """
 
 import ast
@@ -13,7 +15,6 @@ import importlib
 import os
 import re
 import sys
-import types
 
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -38,27 +39,6 @@ def parse_arguments(pairs):
     return arguments
 
 
-def import_torchvision():
-    """Import torchvision, also beside a torch it was not built for.
-
-    PyPI's torchvision wheel is built for the CUDA build of torch: beside the CPU torch its
-    compiled operators fail to register (``operator torchvision::nms does not exist``) when
-    ``torchvision._meta_registrations`` is imported. The model definitions are pure Python and
-    need none of those operators, so on that error the module is replaced by an empty one and
-    torchvision imported again (the test suite's ``tests/torchvision_models.py`` does the same).
-    """
-    try:
-        import torchvision
-    except RuntimeError as err:
-        if "torchvision::" not in str(err):
-            raise
-        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-            del sys.modules[name]
-        sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
-        import torchvision
-    return torchvision
-
-
 def load_callable(reference):
     """The object ``package.module:callable`` names; a clear error if it cannot be found."""
     module_name, _, attribute = reference.partition(":")
@@ -67,7 +47,9 @@ def load_callable(reference):
         # my_models:Net names my_models.py here, as uvicorn's and gunicorn's app references do
         sys.path.insert(0, os.getcwd())
     if module_name.split(".")[0] == "torchvision":
-        import_torchvision()
+        from . import lazy_torchvision
+
+        lazy_torchvision.install()  # only the model's definition, not torchvision's 3 s of imports
     try:
         obj = importlib.import_module(module_name)
     except ImportError as err:
@@ -82,6 +64,32 @@ def load_callable(reference):
     return obj
 
 
+def _values_not_drawn_on_meta():
+    """A torch function mode in which ``Tensor.normal_`` of a meta tensor returns the tensor.
+
+    On the meta device ``normal_`` (``nn.init.normal_``, ``kaiming_normal_``: every torchvision
+    CNN's initialisation) runs torch's Python decomposition, whose first call imports
+    ``torch._dynamo``: 2.5 s of a 3 s summary here. A meta tensor holds no values, so there is
+    nothing to draw: its shape and dtype, all a spec needs, stay as they are. The other
+    initialisations (uniform, constant, orthogonal) run compiled meta kernels and are left alone.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    # nn.init's own functions dispatch to the mode themselves (then it sees no Tensor.normal_ inside)
+    normal = {torch.Tensor.normal_, torch.nn.init.normal_, torch.nn.init.kaiming_normal_,
+              torch.nn.init.xavier_normal_}
+
+    class ValuesNotDrawnOnMeta(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            tensor = args[0] if args else (kwargs or {}).get("tensor")
+            if func in normal and getattr(tensor, "is_meta", False):
+                return tensor
+            return func(*args, **(kwargs or {}))
+
+    return ValuesNotDrawnOnMeta()
+
+
 def build_module(reference, arguments):
     """Call the callable with ``arguments``: on the meta device, or normally where the callable
     needs real tensors (torchvision's RegNet computes its widths with ``tolist()``)."""
@@ -89,7 +97,7 @@ def build_module(reference, arguments):
 
     make = load_callable(reference)
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _values_not_drawn_on_meta():
             module = make(**arguments)
     except (NotImplementedError, RuntimeError):
         module = make(**arguments)
