@@ -34,16 +34,14 @@ IMPORTED = ["alexnet", "densenet121", "efficientnet_b0", "googlenet", "mobilenet
 # FlopCounterMode runs on the models without a tallynet preset; a preset's counts equal
 # FlopCounterMode's (tests/test_zoo.py), and the import's equal the preset's
 PRESET = sorted(set(IMPORTED) & set(zoo()))
-# Outputs are compared for one model of each torchvision definition (ResNet-34 to -152, ResNeXt and
-# Wide ResNet are resnet.py's blocks again; VGG's and AlexNet's layers are in EveryOperation below,
-# and building their 61 to 138 M weights twice would take most of the suite's time).
-COMPARED = ["densenet", "efficientnet_b0", "googlenet", "mobilenet_v2", "mobilenet_v3_small", "regnet_y_400mf",
-            "resnet18", "shufflenet_v2_x1_0", "squeezenet1_1"]
+# Outputs are compared for every imported model, at 64x64 (224x224 for vit_b_16, whose patch
+# grid is fixed); DenseNet-121 also as its own definition with fewer layers (below)
+COMPARED = ["densenet"] + IMPORTED
 
 
 def _compared(name):
-    """torchvision's model ``name``; DenseNet's definition with 2 and 3 dense layers of growth 8 (its
-    concatenations of all earlier features are densenet121's; its 120 convolutions take seconds to build)."""
+    """torchvision's model ``name``, or (``densenet``) DenseNet's definition with 2 and 3 dense
+    layers of growth 8, whose few channels make a wrong order of concatenated features show."""
     if name == "densenet":
         return torchvision_models().DenseNet(growth_rate=8, block_config=(2, 3), num_init_features=16, bn_size=2)
     return reference(name)
@@ -117,8 +115,9 @@ def _randomised_batchnorm(model):
 def test_outputs_equal_torchvision_s_in_numpy_and_through_to_torch(name):
     torch.manual_seed(0)
     theirs = _randomised_batchnorm(_compared(name)).eval()
-    ours = from_torch(theirs, (3, 64, 64))
-    x = torch.randn(1, 3, 64, 64)
+    side = 224 if name.startswith("vit") else 64
+    ours = from_torch(theirs, (3, side, side))
+    x = torch.randn(1, 3, side, side)
     with torch.no_grad():
         expected = theirs(x).numpy()
         twin = to_torch(ours).eval()(x).numpy()
