@@ -19,7 +19,8 @@ import pytest
 
 from tallynet.cost import summary
 from tallynet.models.zoo import zoo
-from torchvision_models import flop_counter_mode, grouped_weight_gradient_excess, reference, torchvision_models
+from torchvision_models import (flop_counter_mode, grouped_weight_gradient_excess, randomised_batchnorm, reference,
+                                torchvision_models)
 
 torch = pytest.importorskip("torch")
 nn, F = torch.nn, torch.nn.functional
@@ -101,20 +102,10 @@ def test_node_names_are_module_paths():
     assert {"stage2.0.channel_shuffle", "stage2.1.chunk.0", "stage2.1.chunk.1"} <= set(shuffle)
 
 
-def _randomised_batchnorm(model):
-    """Running statistics and scales away from 0 and 1, so that a wrong mapping shows."""
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            for tensor, (low, high) in ((m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 1.5)),
-                                        (m.weight.data, (0.5, 1.5)), (m.bias.data, (-0.2, 0.2))):
-                tensor.uniform_(low, high)
-    return model
-
-
 @pytest.mark.parametrize("name", COMPARED)
 def test_outputs_equal_torchvision_s_in_numpy_and_through_to_torch(name):
     torch.manual_seed(0)
-    theirs = _randomised_batchnorm(_compared(name)).eval()
+    theirs = randomised_batchnorm(_compared(name)).eval()
     side = 224 if name.startswith("vit") else 64
     ours = from_torch(theirs, (3, side, side))
     x = torch.randn(1, 3, side, side)
@@ -196,7 +187,7 @@ def _assert_gradients_equal(grads, module):
 
 def test_every_mapped_operation_computes_what_pytorch_computes_forward_and_backward():
     torch.manual_seed(0)
-    theirs = _randomised_batchnorm(EveryOperation()).double()
+    theirs = randomised_batchnorm(EveryOperation()).double()
     ours = from_torch(theirs.eval(), (3, 8, 8), dtype=np.float64)
     x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
     with torch.no_grad():

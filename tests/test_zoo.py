@@ -8,7 +8,8 @@ import pytest
 from tallynet.cost import summary
 from tallynet.models import PRESETS
 from tallynet.models.zoo import zoo
-from torchvision_models import flop_counter_mode, grouped_weight_gradient_excess, reference, torchvision_models
+from torchvision_models import (flop_counter_mode, grouped_weight_gradient_excess, randomised_batchnorm, reference,
+                                torchvision_models)
 
 # the CNNs; vit_b_16's parameters are named by its modules differently (attention's own, the class
 # token's at the top level), and tests/test_vit.py compares it with torchvision's
@@ -54,31 +55,20 @@ def test_node_names_are_torchvisions_module_names(name):
     assert ours
 
 
-TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
-
-
 @pytest.mark.parametrize("name", IMAGENET)
 def test_logits_equal_torchvision_s_with_its_weights(name):
     # counts cannot see the order of channels at a concatenation or a wrong eps: with torchvision's
     # (random) weights and running statistics copied by module name, the logits are its model's
     import torch
 
+    from tallynet.imagenet.weights import load_torch_state_dict
     from tallynet.models import preset
 
     torch.manual_seed(0)
-    theirs = reference(name).double().eval()
-    for module in theirs.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            for tensor, (low, high) in ((module.running_mean, (-0.5, 0.5)), (module.running_var, (0.5, 1.5)),
-                                        (module.weight.data, (0.5, 1.5)), (module.bias.data, (-0.2, 0.2))):
-                tensor.uniform_(low, high)
-    state = {k: v.numpy() for k, v in theirs.state_dict().items()}
-    model = preset(name, dtype=np.float64)
-    for key, value in model.params.items():
-        node, what = key.rsplit(".", 1)
-        weight = state[f"{node}.{TORCH_NAMES[what]}"]
-        value[...] = weight.T if weight.ndim == 2 else weight  # tallynet's affine W is (in, out)
-    model.set_state({k: state[k].copy() for k in model.get_state() if k.endswith(("running_mean", "running_var"))})
+    theirs = randomised_batchnorm(reference(name)).double().eval()
+    # every key of torchvision's state_dict must be a parameter or running statistic of the
+    # preset's, shape for shape, and the reverse
+    model = load_torch_state_dict(preset(name, dtype=np.float64), theirs.state_dict())
     X = np.random.default_rng(0).standard_normal((1, 3, 224, 224))
     with torch.no_grad():
         expected = theirs(torch.from_numpy(X)).numpy()

@@ -47,6 +47,19 @@ def reference(name, meta=False):
         return make(**REFERENCE_KWARGS.get(name, {})).to("meta")
 
 
+def randomised_batchnorm(model):
+    """``model`` with its batchnorm running statistics and scales drawn away from 0 and 1 (in
+    place), so that a wrong mapping of them, or a wrong eps, shows in the outputs."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            for tensor, (low, high) in ((m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 1.5)),
+                                        (m.weight.data, (0.5, 1.5)), (m.bias.data, (-0.2, 0.2))):
+                tensor.uniform_(low, high)
+    return model
+
+
 def flop_counter_mode(name, input_requires_grad, model=None):
     """FlopCounterMode's forward and backward FLOPs of torchvision's model on a 1x3x224x224
     input, on the meta device (shapes only, as tallynet's summary); ``model``: that model, if
