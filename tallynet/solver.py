@@ -39,7 +39,7 @@ from .step import NonFiniteStep, train_step
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 _PAYLOAD_KEYS = ("epoch", "iteration", "batch_size", "num_train", "update_rule", "params",
                  "model_state", "optim_configs", "rng_state", "loss_history", "train_acc_history",
-                 "val_acc_history", "best_val_acc", "best_params")
+                 "val_acc_history", "best_val_acc", "best_params", "best_model_state")
 
 FLOAT16_TRAINING = (
     "float16 training is not supported: Adam's and RMSProp's eps (1e-8) underflow to 0 in float16, "
@@ -134,7 +134,8 @@ class Solver:
 
     Epochs and iterations are counted from 1 in ``info``, messages and file names.
     After :meth:`train` the parameters with the best validation accuracy are put
-    back into ``model.params``.
+    back into ``model.params``, and the model's state of that epoch (batchnorm's running
+    averages) with them: ``best_model_state``, which the course's Solver does not keep.
     """
 
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
@@ -187,6 +188,7 @@ class Solver:
         self.iteration = 0  # completed iterations, over all epochs
         self.best_val_acc = 0.0
         self.best_params = {}
+        self.best_model_state = None
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
@@ -270,7 +272,8 @@ class Solver:
 
     # --- the loop -------------------------------------------------------------
     def train(self):
-        """Train until ``num_epochs`` epochs are complete, then restore the best parameters.
+        """Train until ``num_epochs`` epochs are complete, then restore the best parameters
+        (and the model state of their epoch).
 
         Continues from the solver's counters, so after :meth:`resume` it runs the
         remaining iterations only. A KeyboardInterrupt (Ctrl-C, or raised by a
@@ -288,6 +291,23 @@ class Solver:
                 raise
         if self.best_params:
             self.model.params.update({name: w.copy() for name, w in self.best_params.items()})
+        if self.best_model_state:
+            self.model.set_state(self.best_model_state)
+
+    def _keep_if_best(self, val_acc):
+        """Keep the parameters of the best validation accuracy so far (the first epoch to reach
+        it, as in the course) and, unlike the course, the model's state with them: batchnorm's
+        running averages of that epoch, so that the model restored after training is the one
+        that was validated, not that epoch's weights under the last epoch's statistics."""
+        if not self.best_params or val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+            self.best_model_state = self._model_state()
+
+    def _model_state(self):
+        """A copy of the model's state (None for a model without one, as the course's): a model
+        may hand out arrays it goes on updating in place."""
+        return copy.deepcopy(self.model.get_state()) if hasattr(self.model, "get_state") else None
 
     def _loop(self):
         # The state alone says what comes next (an epoch whose end is still to be
@@ -338,9 +358,7 @@ class Solver:
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples, rng=rng)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
-        if not self.best_params or val_acc > self.best_val_acc:
-            self.best_val_acc = val_acc
-            self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+        self._keep_if_best(val_acc)
         if self.verbose:
             print(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
 
@@ -355,9 +373,7 @@ class Solver:
                 config["learning_rate"] *= self.lr_decay
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
-        if not self.best_params or val_acc > self.best_val_acc:
-            self.best_val_acc = val_acc
-            self.best_params = {name: w.copy() for name, w in self.model.params.items()}
+        self._keep_if_best(val_acc)
         # The epoch's record goes into the checkpoints written next, so whoever logs it
         # (on_epoch_end) can rewrite a log that a kill cut short from the checkpoint.
         ipe = self.iterations_per_epoch
@@ -428,7 +444,7 @@ class Solver:
             "update_rule": self.update_rule_name,
             "learning_rate": self.learning_rate,  # for readers; resume takes it from optim_configs
             "params": dict(self.model.params),
-            "model_state": self.model.get_state() if hasattr(self.model, "get_state") else None,
+            "model_state": self._model_state(),
             "optim_configs": self.optim_configs,
             "rng_state": self.rng.bit_generator.state,
             "loss_history": np.array(self.loss_history, dtype=np.float64),
@@ -436,6 +452,7 @@ class Solver:
             "val_acc_history": self.val_acc_history,
             "best_val_acc": self.best_val_acc,
             "best_params": self.best_params,
+            "best_model_state": self.best_model_state,
             "epoch_log": self.epoch_log,
             "seconds": self.seconds,
             "run_info": self.run_info,
@@ -459,7 +476,7 @@ class Solver:
 
         Restores the parameters, the model state, the optimizer configs (with the
         current learning rate), the generator, the counters, the histories and the
-        best parameters and the epoch log. The checkpoint must come from a run with
+        best parameters with their model state and the epoch log. The checkpoint must come from a run with
         the same ``run_info`` (by default the model's canonical spec; the first
         differing field is named with both values), batch size, number of training
         samples, update rule and parameter shapes (``ValueError`` otherwise), and its
@@ -496,6 +513,7 @@ class Solver:
         self.val_acc_history = list(payload["val_acc_history"])
         self.best_val_acc = payload["best_val_acc"]
         self.best_params = payload["best_params"]
+        self.best_model_state = payload["best_model_state"]
         self.epoch_log = list(payload.get("epoch_log") or [])
         self.seconds = float(payload.get("seconds") or 0.0)
         self.last_checkpoint = str(path)

@@ -124,6 +124,21 @@ def test_training_learns_and_restores_the_best_parameters():
         assert np.array_equal(w, solver.best_params[name])
 
 
+def test_the_best_epochs_model_state_comes_back_with_its_parameters():
+    # The running mean moves on after the best epoch; the model kept must be the one that
+    # was validated: that epoch's parameters under that epoch's statistics.
+    running_means = {}
+    solver = make_solver(num_epochs=20, optim_config={"learning_rate": 1e-1}, lr_decay=1.0,
+                         on_epoch_end=lambda s, info: running_means.__setitem__(info["epoch"],
+                                                                                s.model.running_mean.copy()))
+    solver.train()
+    best_epoch = int(np.argmax(solver.val_acc_history))  # the first epoch to reach the best accuracy
+    assert 1 <= best_epoch < 20, "the settings must put the best epoch before the last"
+    assert np.array_equal(solver.model.running_mean, running_means[best_epoch])
+    assert not np.array_equal(running_means[best_epoch], running_means[20])
+    assert solver.check_accuracy(solver.X_val, solver.y_val) == solver.best_val_acc
+
+
 def test_step_updates_every_parameter_with_a_batch_from_the_solvers_generator():
     model = TinyNet()
     batches = []
