@@ -302,12 +302,12 @@ class Solver:
         if not self.best_params or val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
-            self.best_model_state = self._model_state()
+            # a copy: a model may hand out arrays that it goes on updating in place
+            self.best_model_state = copy.deepcopy(self._model_state())
 
     def _model_state(self):
-        """A copy of the model's state (None for a model without one, as the course's): a model
-        may hand out arrays it goes on updating in place."""
-        return copy.deepcopy(self.model.get_state()) if hasattr(self.model, "get_state") else None
+        """The model's state, None for a model without one (as the course's)."""
+        return self.model.get_state() if hasattr(self.model, "get_state") else None
 
     def _loop(self):
         # The state alone says what comes next (an epoch whose end is still to be
@@ -475,9 +475,9 @@ class Solver:
         """Restore the training state saved in the checkpoint ``path``; returns ``self``.
 
         Restores the parameters, the model state, the optimizer configs (with the
-        current learning rate), the generator, the counters, the histories and the
-        best parameters with their model state and the epoch log. The checkpoint must come from a run with
-        the same ``run_info`` (by default the model's canonical spec; the first
+        current learning rate), the generator, the counters, the histories, the best
+        parameters with their model state and the epoch log. The checkpoint must come from a
+        run with the same ``run_info`` (by default the model's canonical spec; the first
         differing field is named with both values), batch size, number of training
         samples, update rule and parameter shapes (``ValueError`` otherwise), and its
         counters must hold together (``CheckpointError``: epoch and iteration, one
