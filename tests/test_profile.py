@@ -278,6 +278,17 @@ def test_predicted_peak_of_a_training_step_within_10_percent_fully_connected():
     assert p.summary.totals()["peak_bytes_estimate"] == p.summary.totals()["update_peak_bytes_estimate"]
 
 
+def test_predicted_peak_within_10_percent_when_the_parameters_dominate():
+    # train_step holds every new parameter until it commits them all: with the largest parameter
+    # last (32 MB of 56), the update holds the old parameters, their gradients, the new ones
+    # before it and its own two temporaries; counting the largest one's temporaries alone
+    # predicted 12 % too little here (and 24 % for resnet18 at batch 1)
+    net = FullyConnectedNet([2048, 2048], input_dim=1024, num_classes=4096)
+    p = profile(net, batch=2, steps=1, gemm_peak=1.0)
+    _assert_peak_within(p)
+    assert p.summary.totals()["peak_bytes_estimate"] == p.summary.totals()["update_peak_bytes_estimate"]
+
+
 def test_layer_footprints_match_the_measured_pass_peaks(seed_cnn_profile):
     # the large arrays (1 MB or more) that make up a step's peak; small ones carry NumPy's fixed buffers
     for l in seed_cnn_profile.layers:

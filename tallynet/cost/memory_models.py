@@ -74,8 +74,16 @@ class TallynetMemory(MemoryModel):
         return s.input_bytes + (s.layers[-1].activation_bytes if s.layers and s.loss == "mse" else 0)
 
     def update_temporaries(self, s):
-        # the rule's temporaries (param - lr * grad, ...) of the largest parameter
-        return optim.UPDATE_TEMPORARIES[s.optimizer] * max((l.largest_param_bytes for l in s.layers), default=0)
+        # tallynet.step.train_step computes every new parameter before it commits any, so when
+        # a parameter is updated the new ones before it are held too: the peak is the largest
+        # (new parameters so far + the rule's temporaries of this one, param - lr * grad, ...),
+        # each layer's largest parameter taken as its last
+        temporaries = optim.UPDATE_TEMPORARIES[s.optimizer]
+        held, peak = 0, 0
+        for l in s.layers:
+            peak = max(peak, held + l.param_bytes - l.largest_param_bytes + temporaries * l.largest_param_bytes)
+            held += l.param_bytes
+        return peak
 
 
 TALLYNET = TallynetMemory()

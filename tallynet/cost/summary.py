@@ -25,8 +25,10 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
   ReLU's boolean mask; dropout's float64 uniforms and boolean mask; batchnorm's
   ``x - mean`` and the products beside ``x_hat``;
 - the optimizer update: ``param - lr * grad`` holds two parameter-sized arrays
-  beside all parameters and gradients (:data:`tallynet.optim.UPDATE_TEMPORARIES`),
-  which is the peak of a step for a wide fully connected net.
+  beside all parameters and gradients (:data:`tallynet.optim.UPDATE_TEMPORARIES`), and
+  the new parameters computed before it, since :func:`tallynet.step.train_step` commits
+  none until all are computed; that is the peak of a step for a wide fully connected net
+  or a ResNet at batch 1.
 
 - mixed precision (``master_dtype`` float32 beside a 16-bit ``dtype``, as PyTorch's autocast
   trains): parameters, their gradients, running statistics and the optimizer state are of the
