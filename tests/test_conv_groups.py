@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tallynet.layers import Conv2d, conv_backward_fast, conv_forward_fast, conv_forward_naive
+from tallynet.layers import Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive
 
 
 def test_depthwise_convolution_keeps_channels_apart():
@@ -24,6 +24,20 @@ def test_two_groups_of_two_filters_read_their_own_half_of_the_channels():
         part, _ = conv_forward_fast(x[:, 2 * group:2 * group + 2], w[2 * group:2 * group + 2], None,
                                     {"stride": 1, "pad": 1})
         np.testing.assert_allclose(out[:, 2 * group:2 * group + 2], part, rtol=1e-12)
+
+
+@pytest.mark.parametrize("filters_per_group", [1, 2])  # 1: depthwise's dcols is an outer product, not a GEMM
+@pytest.mark.parametrize("stride", [1, 2])
+def test_grouped_backward_equals_the_reference_loops(filters_per_group, stride):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((3, 4, 6, 6)), rng.standard_normal((4 * filters_per_group, 1, 3, 3)), None
+    conv_param = {"stride": stride, "pad": 1, "groups": 4}
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    reference, reference_cache = conv_forward_naive(x, w, b, conv_param)
+    np.testing.assert_allclose(out, reference, rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for fast, slow in zip(conv_backward_fast(dout, cache)[:2], conv_backward_naive(dout, reference_cache)[:2]):
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
 
 
 def test_dilation_two_reads_every_other_pixel():
