@@ -26,12 +26,14 @@ def test_two_groups_of_two_filters_read_their_own_half_of_the_channels():
         np.testing.assert_allclose(out[:, 2 * group:2 * group + 2], part, rtol=1e-12)
 
 
-@pytest.mark.parametrize("filters_per_group", [1, 2])  # 1: depthwise's dcols is an outer product, not a GEMM
+# one filter per group: depthwise's dcols is an outer product, not a GEMM; so is a 1x1 depthwise forward
+@pytest.mark.parametrize("filters_per_group", [1, 2])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_grouped_backward_equals_the_reference_loops(filters_per_group, stride):
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_grouped_backward_equals_the_reference_loops(filters_per_group, stride, kernel):
     rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal((3, 4, 6, 6)), rng.standard_normal((4 * filters_per_group, 1, 3, 3)), None
-    conv_param = {"stride": stride, "pad": 1, "groups": 4}
+    x, w, b = rng.standard_normal((3, 4, 6, 6)), rng.standard_normal((4 * filters_per_group, 1, kernel, kernel)), None
+    conv_param = {"stride": stride, "pad": kernel // 2, "groups": 4}
     out, cache = conv_forward_fast(x, w, b, conv_param)
     reference, reference_cache = conv_forward_naive(x, w, b, conv_param)
     np.testing.assert_allclose(out, reference, rtol=1e-12)
