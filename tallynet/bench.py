@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -200,6 +201,34 @@ def _torch_version():
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _cpu():
+    """The CPU's model name and widest vector extension, from Linux's /proc/cpuinfo (the ratios depend
+    on both: oneDNN, PyTorch's convolutions, runs AVX-512 code where it can), else the platform's word."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            info = cpuinfo.read()
+    except OSError:
+        return platform.processor() or "CPU unknown"
+    name, flags = (re.search(rf"^{key}\s*:\s*(.*)$", info, re.M) for key in ("model name", "flags"))
+    flags = set(flags.group(1).split()) if flags else set()
+    vector = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+    return (name.group(1).strip() if name else "CPU unknown") + (f", {vector}" if vector else "")
+
+
+def _blas():
+    """NumPy's BLAS as threadpoolctl reports it (library, version, the kernels it picked), or None."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            kernels = f" ({lib['architecture']} kernels)" if lib.get("architecture") else ""
+            library = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}.get(lib.get("internal_api"), "BLAS")
+            return f"{library} {lib.get('version') or ''}".strip() + kernels
+    return None
+
+
 def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds=5, channels_last=True):
     """Run :func:`bench_batch` for each batch size, ``threads`` threads for each library (NumPy's
     BLAS and tallynet's passes; PyTorch's intra-op threads), PyTorch also in ``channels_last``
@@ -219,7 +248,8 @@ def bench(spec, batches=(32, 128), repeats=21, threads=2, use_torch=True, rounds
     libraries = LIBRARIES[:(3 if channels_last and images else 2) if version else 1]
     return {
         "spec": name, "threads": threads, "repeats": repeats, "rounds": rounds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu()}",
+        "blas": _blas(),
         "pytorch": version,
         "results": [bench_batch(resolved, b, repeats, rounds, threads, libraries) for b in batches],
     }
@@ -235,6 +265,8 @@ def report(data):
     lines = [f"{data['spec']}, float32, {data['threads']} threads each, {data['machine']}; each library alone in "
              f"its process, {data['rounds']} alternated rounds of {data['repeats']} runs; median (25th-75th "
              "percentile) over all runs, the ratio tallynet / PyTorch of the medians (its range over the rounds)"]
+    if data.get("blas"):
+        lines.append(f"NumPy {np.__version__}, its BLAS {data['blas']}")
     if data["pytorch"] is None:
         lines.append("PyTorch not timed")
     else:

@@ -1,7 +1,10 @@
 """tallynet bench: what it times, the PyTorch twin's loss check, and bad input."""
 
 import json
+import os
+import platform
 
+import numpy as np
 import pytest
 
 import tallynet
@@ -33,6 +36,19 @@ def test_bench_alone_reports_every_batch_and_kind(capsys):
         assert r["tallynet"]["images_per_second"] == pytest.approx(r["batch"] / (r["tallynet"]["step"]["median_ms"] / 1e3),
                                                                     rel=1e-3)
     assert tallynet.get_num_threads() == before  # the thread setting is the caller's again
+    # the machine as the ratios depend on it: its CPU, and NumPy's BLAS where threadpoolctl can tell
+    assert data["machine"].startswith(f"{platform.machine()}, {os.cpu_count()} cores, ")
+    blas = next((lib for lib in _threadpool_info() if lib.get("user_api") == "blas"), None)
+    if blas is not None:
+        assert blas["version"] in data["blas"] and f"NumPy {np.__version__}, its BLAS {data['blas']}" in out
+
+
+def _threadpool_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # comes with scikit-learn; bench then names no BLAS
+        return []
+    return threadpool_info()
 
 
 def test_bench_checks_the_pytorch_twin_gives_the_same_first_loss(capsys):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tallynet.layers import Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast, conv_forward_naive
+from tallynet.layers.conv import conv_param_grads_fast
 
 
 def test_depthwise_convolution_keeps_channels_apart():
@@ -40,6 +41,31 @@ def test_grouped_backward_equals_the_reference_loops(filters_per_group, stride, 
     dout = rng.standard_normal(out.shape)
     for fast, slow in zip(conv_backward_fast(dout, cache)[:2], conv_backward_naive(dout, reference_cache)[:2]):
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride, pad, dilation", [(3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2),
+                                                        (2, 3, 0, 1)])
+def test_a_depthwise_convolution_runs_tap_by_tap_and_keeps_only_its_padded_input(kernel, stride, pad, dilation):
+    # groups = C = F takes tallynet.layers.depthwise's kernels: no im2col columns in the cache,
+    # the same values as the reference loops, with a bias, for any input layout
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 5, 9, 8)).transpose(0, 1, 3, 2)  # (3, 5, 8, 9), not channel-major
+    w, b = rng.standard_normal((5, 1, kernel, kernel)), rng.standard_normal(5)
+    conv_param = {"stride": stride, "pad": pad, "groups": 5, "dilation": dilation}
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    reference, reference_cache = conv_forward_naive(x, w, b, conv_param)
+    np.testing.assert_allclose(out, reference, rtol=1e-12, atol=1e-12)
+    assert cache[4].shape == (5, 8 + 2 * pad, 9 + 2 * pad, 3)  # the padded input (C, Hp, Wp, N)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, cache)
+    for fast, slow in zip((dx, dw, db), conv_backward_naive(dout, reference_cache)):
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+    dw_alone, db_alone = conv_param_grads_fast(dout, cache)
+    np.testing.assert_array_equal(dw_alone, dw)
+    np.testing.assert_array_equal(db_alone, db)
+    out32, _ = conv_forward_fast(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), conv_param)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, reference, rtol=1e-4, atol=1e-4)
 
 
 def test_dilation_two_reads_every_other_pixel():

@@ -31,7 +31,10 @@ Left out: scalars and arrays of the size of a channel (the loss, BN's num_batche
 Adam's step counters), autograd's own graph objects, and oneDNN's padding of few channels
 (3 to 24) to its block of 8 or 16 in its reordered copies. The footprints are float32's: in
 float64 PyTorch's convolutions run its own im2col kernels, whose columns (the whole batch's)
-are not counted. Measured against the profiler within 1 % on seed-cnn, resnet18,
+are not counted. The convolutions' temporaries are those of oneDNN's AVX-512 kernels: without
+AVX-512, oneDNN computes the weight gradient of a convolution (one group) whose input is
+narrower than its kernel with a GEMM-based kernel whose scratchpad (about 4 x threads
+weight-sized buffers) is left out. Measured against the profiler within 1 % on seed-cnn, resnet18,
 mobilenet_v2 (batch 32, 64 x 64 inputs, SGD and Adam) and a small vision transformer (README);
 the tests hold them to 15 %.
 """

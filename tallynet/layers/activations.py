@@ -115,18 +115,27 @@ def _inside(x, low, high):
     return (x > low) & (x < high)
 
 
+def _relu6(x, out):
+    np.maximum(x, 0, out=out)
+    np.minimum(out, 6, out=out)
+
+
 def relu6_forward(x):
-    """out = min(max(x, 0), 6), any shape, in x's dtype. Returns ``(out, cache)`` with cache = x."""
+    """out = min(max(x, 0), 6), any shape, in x's dtype. Returns ``(out, cache)`` with cache = x.
+    Large inputs are split over threads, as ReLU's."""
     check_float_array("x", x)
-    out = np.maximum(x, 0)
-    return np.minimum(out, 6, out=out), x
+    return elementwise(_relu6, np.empty_like(x), x), x
+
+
+def _masked_inside_0_6(dout, x, out):
+    np.multiply(dout, _inside(x, 0, 6), out=out)
 
 
 def relu6_backward(dout, cache):
-    """dx = dout where 0 < x < 6, else 0 (dout and x of one shape)."""
+    """dx = dout where 0 < x < 6, else 0 (dout and x of one shape), in x's dtype."""
     x = cache
     check_shape("dout", dout, x.shape)
-    return np.multiply(dout, _inside(x, 0, 6))
+    return elementwise(_masked_inside_0_6, np.empty_like(x), dout, x)
 
 
 def hardsigmoid_forward(x):
@@ -393,13 +402,16 @@ class _Activation(Layer):
 
 class _Piecewise(_Activation):
     """The hard activations' shared shape: the cache is x; forward holds its output, backward dx
-    beside one boolean mask (1 byte per element)."""
+    beside ``masks_beside_dx`` boolean masks (1 byte per element each)."""
 
     cache_bytes = no_bytes
+    #: one: the mask low < x < high is made (its two comparisons at once) before dx is allocated
+    masks_beside_dx = 1
 
     def footprint(self, input_shape, itemsize):
         n = elements(input_shape)
-        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + 1), keeps_input=True)
+        return Footprint(forward_peak=n * itemsize, backward_peak=n * (itemsize + self.masks_beside_dx),
+                         keeps_input=True)
 
 
 def _clamp_terms(shape):
@@ -427,6 +439,9 @@ class ReLU6(_Piecewise):
              "exact": ("2 comparisons per element", "2 comparisons and 1 multiplication per element")}
     _forward = staticmethod(relu6_forward)
     _backward = staticmethod(relu6_backward)
+    # its backward allocates dx first and fills it part by part (threads): each part's two
+    # comparisons x > 0 and x < 6 are alive beside it
+    masks_beside_dx = 2
 
     def exact_terms(self, input_shape):
         s = input_shape

@@ -32,6 +32,7 @@ from ._checks import as_float_param, check_cache, check_float_array, check_int, 
 from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, Saved, he_or_scaled_normal
+from .depthwise import depthwise_backward, depthwise_forward, depthwise_param_grads, is_depthwise
 from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw,
                      window_at, window_param)
 
@@ -211,10 +212,16 @@ def conv_forward_fast(x, w, b, conv_param):
     a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
     Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
-    the columns are all that backward needs of x.
+    the columns are all that backward needs of x. A depthwise convolution (one filter
+    per channel, :func:`~tallynet.layers.depthwise.is_depthwise`) makes no columns: it
+    runs :func:`~tallynet.layers.depthwise.depthwise_forward`, and the cache's last
+    entry is its zero-padded input (C, Hp, Wp, N).
     """
     w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
+    if is_depthwise(x.shape[1], F, groups):
+        out, padded = depthwise_forward(x, w, b, conv_param, (out_h, out_w))
+        return out, (x.shape, w, b, conv_param, padded)
     cols = _columns(x, kh, kw, conv_param)
     rows = _stacked_matmul(_blocks(w.reshape(F, -1), groups), _blocks(cols, groups)).reshape(F, -1)  # (F, H' W' N)
     if b is not None:
@@ -232,12 +239,15 @@ def conv_backward_fast(dout, cache):
     when dout is channel-major, a copy otherwise), group by group (one batched product):
     dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K / g).T
     @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
-    like :func:`conv_backward_naive`, dx channel-major.
+    like :func:`conv_backward_naive`, dx channel-major. A depthwise convolution's dx and dw
+    come from :func:`~tallynet.layers.depthwise.depthwise_backward` instead.
     """
     x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     F, _, kh, kw = w.shape
     groups = conv_param["groups"]
     dout_rows = _dout_rows(dout, cache)
+    if is_depthwise(x_shape[1], F, groups):  # cols is the padded input
+        return (*depthwise_backward(dout, cols, w, conv_param), _bias_grad(dout_rows, b))
     dw = _weight_grad(dout_rows, cols, w, groups)
     w_rows = _blocks(w.reshape(F, -1), groups)
     dcols = _stacked_matmul(w_rows.transpose(0, 2, 1), _blocks(dout_rows, groups)).reshape(cols.shape)
@@ -247,8 +257,10 @@ def conv_backward_fast(dout, cache):
 
 def conv_param_grads_fast(dout, cache):
     """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
-    _, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
+    x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
     dout_rows = _dout_rows(dout, cache)
+    if is_depthwise(x_shape[1], w.shape[0], conv_param["groups"]):
+        return depthwise_param_grads(dout, cols, w, conv_param), _bias_grad(dout_rows, b)
     return _weight_grad(dout_rows, cols, w, conv_param["groups"]), _bias_grad(dout_rows, b)
 
 
@@ -321,8 +333,9 @@ class Conv2d(OneDNNTwin, Layer):
     # product spans its group's channels), as the walkthrough's Given lines say for such a layer
     rules = {"walkthrough": ("$2 C_{in} k_h k_w$ per output (bias not counted)",
                              "twice the forward: input and weight gradients"),
-             "exact": ("im2col GEMM: $C_{in} k_h k_w$ mul and $C_{in} k_h k_w - 1$ add per output, 1 bias add",
-                       "two GEMMs, col2im additions, the bias sum")}
+             "exact": ("im2col GEMM (depthwise: one multiply-add pass per kernel tap): $C_{in} k_h k_w$ mul and "
+                       "$C_{in} k_h k_w - 1$ add per output, 1 bias add",
+                       "two GEMMs, col2im additions, the bias sum (depthwise: the same products, tap by tap)")}
 
     def __init__(self, filters, kernel, stride=1, pad=0, bias=True, groups=1, dilation=1, name=None):
         super().__init__(name)
@@ -345,6 +358,10 @@ class Conv2d(OneDNNTwin, Layer):
     def pointwise(self):
         """Whether the kernels take x as its own columns (1x1, stride 1, no padding; :func:`is_pointwise`)."""
         return is_pointwise(self.kh, self.kw, self.stride, self.pad)
+
+    def depthwise(self, input_shape):
+        """Whether the kernels run the depthwise path (one filter per channel, :func:`is_depthwise`)."""
+        return is_depthwise(image_shape(self.kind, input_shape)[1], self.filters, self.groups)
 
     @property
     def conv_param(self):
@@ -421,6 +438,11 @@ class Conv2d(OneDNNTwin, Layer):
             forward.append(term("bias additions, 1 per output", out, (N, F, Ho, Wo), "add"))
             backward_params.append(term("$db$: sum of dout over $N, H_{out}, W_{out}$",
                                         r"C_{out} \times (N H_{out} W_{out} - 1)", (F, M - 1), "add"))
+        if self.depthwise(input_shape):
+            # tap by tap (tallynet.layers.depthwise): w[c, i, j] * dout, added into dx under the tap
+            backward_input = [term(r"$W \cdot dout$ per kernel tap, multiplications", cols, (K, M), "mul"),
+                              term("each product added into dx under its tap", cols, (K, M), "add")]
+            return {"forward": forward, "backward_input": backward_input, "backward_params": backward_params}
         # dcols = w.T (K/g, F/g) @ dout_rows (F/g, M) per group: each entry a dot product of
         # length F/g; col2im adds each of the K M entries of dcols into dx
         backward_input = [
@@ -457,19 +479,32 @@ class Conv2d(OneDNNTwin, Layer):
                      rf"N \times C_{{out}} \times H_{{out}} \times W_{{out}} \times {cin} \times k_h \times k_w",
                      (N, F, Ho, Wo, C // self.groups * self.kh * self.kw), "mac")]
 
+    def _padded_elements(self, input_shape):
+        N, C, H, W = image_shape(self.kind, input_shape)
+        return N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
+
     def cache_bytes(self, input_shape, itemsize):
         # the im2col columns (K, M), kept as backward's stand-in for x; a pointwise
-        # convolution's are a view of x, which activations are (channel-major)
+        # convolution's are a view of x, which activations are (channel-major); a depthwise
+        # one keeps its zero-padded input instead
+        if self.depthwise(input_shape):
+            return self._padded_elements(input_shape) * itemsize
         _, K, M, _ = self._gemm_sizes(input_shape)
         return 0 if self.pointwise else K * M * itemsize
 
     def footprint(self, input_shape, itemsize):
-        N, C, H, W = image_shape(self.kind, input_shape)
         F, K, M, g = self._gemm_sizes(input_shape)
         weights = F * K // g
         # im2col copies x into a padded channels-first buffer, col2im accumulates in one
         # (with or without padding); dx is a view of it
-        padded = N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
+        padded = self._padded_elements(input_shape)
+        if self.depthwise(input_shape):
+            # forward: the padded input (the cache) beside the output and one tap's products;
+            # backward: dx's padded buffer, one tap's products, dW and db
+            bias = F if self.bias else 0
+            return Footprint(forward_peak=(padded + 2 * F * M) * itemsize,
+                             backward_peak=(padded + F * M + weights + bias) * itemsize,
+                             param_backward_peak=(weights + bias) * itemsize)
         # forward: the padded input beside the columns while im2col runs, then the columns
         # beside the GEMM result, which is the output (channel-major, no reorder)
         forward = K * M + max(padded, F * M)
