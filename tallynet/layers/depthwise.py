@@ -27,6 +27,7 @@ Every pass splits the channels over threads (:mod:`._threads`).
 import numpy as np
 
 from ._threads import split
+from .im2col import offset_slices
 
 __all__ = ["is_depthwise", "depthwise_forward", "depthwise_backward", "depthwise_param_grads"]
 
@@ -36,13 +37,9 @@ def is_depthwise(channels, filters, groups):
     return groups > 1 and groups == channels == filters
 
 
-def _taps(w_shape, out_hw, stride, dilation):
-    """Each kernel tap (i, j) with the (rows, columns) slices of the padded input it reads."""
-    (kh, kw), (out_h, out_w) = w_shape[2:], out_hw
-    for i in range(kh):
-        for j in range(kw):
-            r, c = dilation * i, dilation * j
-            yield i, j, slice(r, r + stride * (out_h - 1) + 1, stride), slice(c, c + stride * (out_w - 1) + 1, stride)
+def _taps(w_shape, out_hw, conv_param):
+    """Each kernel tap (i, j) with the (rows, columns) slices of the padded input it reads: im2col's."""
+    return offset_slices(*w_shape[2:], conv_param["stride"], *out_hw, conv_param["dilation"])
 
 
 def _per_channel(w, i, j, part):
@@ -56,14 +53,14 @@ def depthwise_forward(x, w, b, conv_param, out_hw):
     x (N, C, H, W), w (C, 1, kh, kw), b (C,) or None; conv_param normalised (stride, pad, dilation).
     """
     N, C, H, W = x.shape
-    pad, stride, dilation = conv_param["pad"], conv_param["stride"], conv_param["dilation"]
+    pad = conv_param["pad"]
     xp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
     out = np.empty((C, *out_hw, N), dtype=x.dtype)
 
     def channels(part):
         xp[part, pad:pad + H, pad:pad + W] = x[:, part].transpose(1, 2, 3, 0)
         o, product = out[part], None
-        for i, j, rows, columns in _taps(w.shape, out_hw, stride, dilation):
+        for i, j, rows, columns in _taps(w.shape, out_hw, conv_param):
             if product is None:  # the first tap starts the sum
                 product = np.empty_like(o)
                 np.multiply(xp[part, rows, columns], _per_channel(w, i, j, part), out=o)
@@ -78,7 +75,7 @@ def depthwise_forward(x, w, b, conv_param, out_hw):
 
 def _weight_grad_part(dw, dout_c, xp, w_shape, conv_param, part):
     """dW of channels ``part``: one dot product per channel and tap."""
-    for i, j, rows, columns in _taps(w_shape, dout_c.shape[1:3], conv_param["stride"], conv_param["dilation"]):
+    for i, j, rows, columns in _taps(w_shape, dout_c.shape[1:3], conv_param):
         dw[part, 0, i, j] = np.einsum("chwn,chwn->c", dout_c[part], xp[part, rows, columns])
 
 
@@ -93,7 +90,7 @@ def depthwise_backward(dout, xp, w, conv_param):
         _weight_grad_part(dw, dout_c, xp, w.shape, conv_param, part)
         g = dout_c[part]
         product = np.empty_like(g)
-        for i, j, rows, columns in _taps(w.shape, g.shape[1:3], conv_param["stride"], conv_param["dilation"]):
+        for i, j, rows, columns in _taps(w.shape, g.shape[1:3], conv_param):
             np.multiply(g, _per_channel(w, i, j, part), out=product)
             dxp[part, rows, columns] += product
     split(channels, C, xp, dxp)

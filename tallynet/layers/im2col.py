@@ -119,7 +119,7 @@ def image_shape(kind, input_shape):
     return tuple(input_shape)
 
 
-def _offset_slices(kh, kw, stride, out_h, out_w, dilation=1):
+def offset_slices(kh, kw, stride, out_h, out_w, dilation=1):
     """For each kernel offset (i, j), the slices of the padded input that it touches.
 
     Offset (i, j) of the window at output (p, q) reads padded pixel
@@ -164,7 +164,7 @@ def im2col(x, kh, kw, stride, pad, dilation=1, fill=0, out_hw=None):
 
     def channels(s):
         xp[s, pad:pad + H, pad:pad + W] = x[:, s].transpose(1, 2, 3, 0)
-        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w, dilation):
+        for i, j, rows, columns in offset_slices(kh, kw, stride, out_h, out_w, dilation):
             cols[s, i, j] = xp[s, rows, columns]
     split(channels, C, x, cols)
     return cols.reshape(C * kh * kw, out_h * out_w * N)
@@ -189,7 +189,7 @@ def col2im(cols, x_shape, kh, kw, stride, pad, dilation=1, out_hw=None):
     dxp = np.zeros((C, Hp, Wp, N), dtype=cols.dtype)
 
     def channels(s):
-        for i, j, rows, columns in _offset_slices(kh, kw, stride, out_h, out_w, dilation):
+        for i, j, rows, columns in offset_slices(kh, kw, stride, out_h, out_w, dilation):
             dxp[s, rows, columns] += blocks[s, i, j]
     split(channels, C, cols)
     return dxp[:, pad:pad + H, pad:pad + W].transpose(3, 0, 1, 2)
