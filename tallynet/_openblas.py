@@ -82,3 +82,41 @@ def let_idle_threads_sleep():
     except ValueError:  # the user's value is not a number; OpenBLAS ignores it too
         in_effect = False
     return in_effect
+
+
+# --- one BLAS thread per calling thread ----------------------------------------------
+# OpenBLAS 0.3.27 and later keep a thread count per calling thread beside the global one:
+# openblas_set_num_threads_local(n) sets the calling thread's and returns its previous
+# value. tallynet's banded convolutions (tallynet.layers.conv_bands) run one band's matrix
+# product per thread of their own, each on one BLAS thread, instead of one product at a
+# time split by OpenBLAS.
+_local_setter = []  # [the ctypes function, or None], looked up once
+
+
+def _thread_count_setter():
+    """OpenBLAS's ``openblas_set_num_threads_local``, or None (another BLAS, an older OpenBLAS)."""
+    if not _local_setter:
+        lib = _loaded_openblas()
+        setter = getattr(lib, "openblas_set_num_threads_local", None) if lib is not None else None
+        if setter is not None:
+            setter.argtypes, setter.restype = (ctypes.c_int,), ctypes.c_int
+        _local_setter.append(setter)
+    return _local_setter[0]
+
+
+def can_run_one_thread_here():
+    """Whether :func:`run_on_one_blas_thread` can limit BLAS to one thread per calling thread."""
+    return _thread_count_setter() is not None
+
+
+def run_on_one_blas_thread(fn, *args):
+    """``fn(*args)`` with the matrix products it runs on this thread using one BLAS thread
+    (see :func:`can_run_one_thread_here`; where it cannot, BLAS keeps its setting)."""
+    setter = _thread_count_setter()
+    if setter is None:
+        return fn(*args)
+    before = setter(1)
+    try:
+        return fn(*args)
+    finally:
+        setter(before)

@@ -220,3 +220,43 @@ def test_conv2d_forward_rejects_channel_mismatch():
     params = layer.init_params((1, 3, 5, 5), np.random.default_rng(0), "he", np.float64)
     with pytest.raises(ValueError, match=r"^w has 3 input channels .* x has 4"):
         layer.forward(np.zeros((1, 4, 5, 5)), params)
+
+
+# (x shape, w shape, stride, pad, dilation, groups): dx by the flipped filters (stride 1, 16
+# channels or more per group), by col2im (fewer channels; stride 2; a pad wider than a 1x3
+# kernel's height reach), dilation, groups, 5x5 and 2x2 kernels
+BANDED = [((3, 16, 9, 8), (6, 16, 3, 3), 1, 1, 1, 1), ((3, 4, 9, 8), (6, 4, 3, 3), 1, 1, 1, 1),
+          ((3, 4, 9, 8), (6, 2, 3, 3), 2, 1, 1, 2), ((2, 16, 7, 9), (4, 16, 1, 3), 1, 1, 1, 1),
+          ((2, 32, 9, 9), (6, 16, 3, 3), 1, 2, 2, 2), ((2, 16, 8, 7), (5, 16, 5, 5), 1, 2, 1, 1),
+          ((2, 16, 8, 8), (4, 16, 2, 2), 1, 0, 1, 1)]
+
+
+@pytest.mark.parametrize("split", ["one thread", "two threads"])
+@pytest.mark.parametrize("band_elements", [1, 1 << 30], ids=["one row per band", "one band"])
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, dilation, groups", BANDED)
+def test_convolutions_by_bands_equal_the_reference_loops(monkeypatch, x_shape, w_shape, stride, pad, dilation, groups,
+                                                         band_elements, split):
+    # tallynet.layers.conv_bands: the columns made a band of output rows at a time, the cache only
+    # the padded input; the bands and threads only change how the sums are grouped
+    from tallynet.layers import _threads, conv_bands
+    monkeypatch.setattr(conv_bands, "BAND_ELEMENTS", band_elements)
+    monkeypatch.setattr(_threads, "MIN_ELEMENTS", 0)  # split even these small arrays
+    x, w, b = make_inputs(x_shape, w_shape, seed=3)
+    x = x.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2)  # not channel-major
+    conv_param = {"stride": stride, "pad": pad, "dilation": dilation, "groups": groups}
+    with _threads.num_threads(1 if split == "one thread" else 2):
+        out, cache = conv_forward_fast(x, w, b, conv_param)
+        reference, reference_cache = conv_forward_naive(x, w, b, conv_param)
+        np.testing.assert_allclose(out, reference, rtol=1e-12, atol=1e-12)
+        N, C, H, W = x_shape
+        assert cache[4].shape == (C, H + 2 * pad, W + 2 * pad, N)
+        dout = np.random.default_rng(4).standard_normal(out.shape)
+        grads = conv_backward_fast(dout, cache)
+        for fast, slow in zip(grads, conv_backward_naive(dout, reference_cache)):
+            np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+        from tallynet.layers.conv import conv_param_grads_fast
+        for alone, together in zip(conv_param_grads_fast(dout, cache), grads[1:]):
+            np.testing.assert_array_equal(alone, together)
+    out32, _ = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), conv_param)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, reference, rtol=1e-4, atol=1e-4)

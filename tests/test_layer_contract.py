@@ -80,6 +80,10 @@ CASES = [
     ("conv-dilation2", lambda: Conv2d(3, 3, pad=2, dilation=2), (2, 2, 7, 6)),
     ("conv-dilation-nonsquare-stride2", lambda: Conv2d(2, (2, 3), stride=2, dilation=2), (1, 3, 8, 9)),
     ("conv-groups-dilation-batch1", lambda: Conv2d(4, 3, stride=2, pad=1, groups=4, dilation=3), (1, 4, 9, 8)),
+    # 16 channels or more per group at stride 1: dx is dout correlated with the flipped filters
+    ("conv-dx-by-correlation", lambda: Conv2d(3, 3, pad=1), (2, 16, 5, 6)),
+    ("conv-dx-by-correlation-5x5-no-pad", lambda: Conv2d(2, 5, bias=False), (1, 16, 7, 6)),
+    ("conv-dx-by-correlation-groups2-dilation2", lambda: Conv2d(4, 3, pad=2, groups=2, dilation=2), (1, 32, 6, 5)),
     ("conv_transpose-stride2", lambda: ConvTranspose2d(3, 2, stride=2), (2, 4, 3, 4)),  # tiles the output
     ("conv_transpose-overlap-pad1", lambda: ConvTranspose2d(4, 3, stride=2, pad=1), (2, 3, 4, 3)),
     ("conv_transpose-nonsquare-no-bias", lambda: ConvTranspose2d(2, (3, 2), bias=False), (2, 2, 4, 5)),

@@ -129,8 +129,9 @@ def _kernel_results(x, dout_conv, w, b):
 
 def test_split_kernels_give_the_serial_results(threads):
     # Bitwise, except batchnorm's einsum sums, whose order of additions NumPy picks from
-    # the shape of each thread's part: equal to rounding there. The same number of
-    # threads always gives bitwise the same result.
+    # the shape of each thread's part, and a convolution's dW, summed over each thread's
+    # rows and then over the threads (tallynet.layers.conv_bands): equal to rounding there.
+    # The same number of threads always gives bitwise the same result.
     rng = np.random.default_rng(0)
     x = channel_major((6, 4, 8, 6), np.float64)
     x[...] = rng.standard_normal(x.shape)
@@ -142,13 +143,41 @@ def test_split_kernels_give_the_serial_results(threads):
         threads(n)
         results = _kernel_results(x, dout, w, b)
         for name, arrays in results.items():
-            for got, want in zip(arrays, serial[name]):
-                if name == "batchnorm":
+            for index, (got, want) in enumerate(zip(arrays, serial[name])):
+                if name == "batchnorm" or (name, index) == ("conv", 2):
                     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=f"{name}, {n} threads")
                 else:
                     assert np.array_equal(got, want), (name, n)
         for name, arrays in _kernel_results(x, dout, w, b).items():
             assert all(np.array_equal(u, v) for u, v in zip(arrays, results[name])), (name, n)
+
+
+def test_each_part_of_a_split_product_runs_on_one_blas_thread_and_the_setting_comes_back():
+    from tallynet import _openblas
+    setter = _openblas._thread_count_setter()
+    if setter is None:
+        pytest.skip("this BLAS has no per-thread thread count (OpenBLAS 0.3.27 or later has)")
+    before = setter(3)  # set, reading what it was
+    inside = []
+    _openblas.run_on_one_blas_thread(lambda: inside.append(setter(1)))
+    assert inside == [1] and setter(before) == 3
+
+
+def test_without_a_per_thread_blas_setting_the_bands_run_on_the_calling_thread(threads, monkeypatch):
+    # where BLAS cannot be limited per thread (another BLAS), the products are not split: one part
+    # on the calling thread, BLAS with its own threads; the results are those of the split run
+    rng = np.random.default_rng(0)
+    x = channel_major((4, 16, 6, 6), np.float64)
+    x[...] = rng.standard_normal(x.shape)
+    w, dout = rng.standard_normal((8, 16, 3, 3)), rng.standard_normal((4, 8, 6, 6))
+    threads(2)
+    out, cache = conv_forward_fast(x, w, None, {"stride": 1, "pad": 1})
+    split_run = (out, *conv_backward_fast(dout, cache)[:2])
+    monkeypatch.setattr(_threads, "can_run_one_thread_here", lambda: False)
+    monkeypatch.setattr(_threads, "run_on_one_blas_thread", lambda *args: pytest.fail("a part left the caller"))
+    out, cache = conv_forward_fast(x, w, None, {"stride": 1, "pad": 1})
+    for got, want in zip((out, *conv_backward_fast(dout, cache)[:2]), split_run):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_counting_a_split_kernel_counts_the_whole_operation(threads):
@@ -180,8 +209,8 @@ def test_a_convolution_reads_a_channel_major_dout_without_copying_it():
     x = rng.standard_normal((2, 3, 5, 5))
     out, cache = conv_forward_fast(x, rng.standard_normal((4, 3, 3, 3)), None, {"stride": 1, "pad": 1})
     assert is_channel_major(out)
-    # the output is a view of the GEMM result kept nowhere else: its base is that (F, H' W' N) array
-    assert out.base is not None and out.base.shape == (4, 5 * 5 * 2)
+    # the output is a view of the products' result kept nowhere else: its base is that (F, H', W', N) array
+    assert out.base is not None and out.base.shape == (4, 5, 5, 2) and out.base.flags.c_contiguous
     dx, _, _ = conv_backward_fast(out, cache)
     assert is_channel_major(dx)
 

@@ -60,7 +60,7 @@ class TallynetMemory(MemoryModel):
 
     name = "tallynet"
     description = "tallynet's own NumPy kernels"
-    kept_label = "Extra forward caches (im2col columns, masks, ...)"
+    kept_label = "Extra forward caches (padded inputs, masks, ...)"
 
     def node(self, layer, input_shape, dtype, training_pass):
         itemsize = dtype.itemsize

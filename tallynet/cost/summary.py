@@ -16,10 +16,11 @@ the real peak with ``tracemalloc``, showed what else the estimate had to learn:
   references it (affine, ReLU and the normalizations keep their input, sigmoid
   its output, max pooling on tiles both); the others are freed as soon as the
   next layer is done with them (a ReLU output read by a pooling layer that keeps
-  only argmax indices, a pooling output turned into im2col columns);
-- each pass's own temporaries, from ``Layer.footprint``: the padded input beside
-  the im2col columns in a convolution's forward, ``dcols`` and col2im's padded
-  buffer in its backward (activations and gradients are channel-major, see
+  only argmax indices, a pooling output copied into a convolution's padded input);
+- each pass's own temporaries, from ``Layer.footprint``: a convolution's padded
+  input (its cache) and one band of im2col columns in its forward, a band, the
+  padded dout and dx in its backward (stride 1; ``dcols`` and col2im's padded buffer
+  otherwise; activations and gradients are channel-major, see
   :mod:`tallynet.layers.im2col`, so neither pass reorders anything); max pooling's
   columns and argmax's transposed copy of them, argmax indices;
   ReLU's boolean mask; dropout's float64 uniforms and boolean mask; batchnorm's
@@ -46,8 +47,9 @@ training step of the same network (:mod:`tallynet.cost.torch_memory`).
 
 Left out: L2 regularization's gradient additions, arrays of the size of a
 channel or a sample, NumPy's iteration buffers (tens of KB per operation and
-thread), and the padding around a convolution's dx (dx is a view of col2im's
-padded buffer, which stays alive with it).
+thread), each further thread's band of columns and partial dW in a convolution,
+and the padding around a convolution's dx where it is col2im's (dx is a view of
+col2im's padded buffer, which stays alive with it).
 """
 
 from dataclasses import dataclass, field

@@ -33,8 +33,10 @@ from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, Saved, he_or_scaled_normal
 from .depthwise import depthwise_backward, depthwise_forward, depthwise_param_grads, is_depthwise
-from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw,
-                     window_at, window_param)
+from .conv_bands import (band_buffer_elements, band_rows, blocks, correlate_by_bands, dx_by_correlation,
+                         input_grad_by_correlation, padded_channels_first, weight_grad_by_bands)
+from .im2col import (as_rows, col2im, dilated, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
+                     window_param)
 
 __all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
            "conv_param_grads_fast"]
@@ -151,26 +153,22 @@ def conv_backward_naive(dout, cache):
     return dxp[:, :, pad:pad + H, pad:pad + W].copy(), dw, db
 
 
-# --- the fast kernels: im2col and one (batched) matrix product ------------------------------
+# --- the fast kernels: im2col columns (by bands) and (batched) matrix products --------------
 # The rows of cols are ordered (c, i, j) with c outermost, so the K / g rows of a group's
 # C / g channels are one contiguous block, and the filters of a group are one block of
 # F / g rows of w (F, K / g): the grouped convolution is the block-diagonal product
 # out_rows[group] = w_rows[group] @ cols[group], one np.matmul over the (g, ., .) stacks.
 
-def _blocks(a, groups):
-    """(g P, Q) as the stack (g, P, Q) of its g row blocks (a view)."""
-    return a.reshape(groups, a.shape[0] // groups, a.shape[1])
-
-
 def _stacked_matmul(a, b):
     """(g, P, Q) @ (g, Q, R) -> (g, P, R). With one group this is the plain 2-D GEMM on a[0]
-    and b[0] (seed 001's path, unchanged); with more, one batched np.matmul (a BLAS GEMM per
-    group, no Python loop over the groups' data).
+    and b[0]; with more, one batched np.matmul (a BLAS GEMM per group, no Python loop over
+    the groups' data).
 
-    A product over Q = 1 (a depthwise convolution's dcols, or its forward with a 1x1 kernel) is
-    an outer product, which np.matmul runs in its own loop, not BLAS: broadcasting the
-    multiplication is the same P R products per group and 5-10x faster (measured, batch 32:
-    13.5 ms against 2.6 for MobileNet-V2's dcols at 32 channels and 32x32)."""
+    A product over Q = 1 (a grouped 1x1 convolution with one channel per group) is an outer
+    product, which np.matmul runs in its own loop, not BLAS: broadcasting the multiplication
+    is the same P R products per group and 5-10x faster (measured, batch 32: 13.5 ms against
+    2.6 for MobileNet-V2's depthwise dcols at 32 channels and 32x32, before depthwise
+    convolutions ran tap by tap)."""
     if a.shape[0] == 1:
         return (a[0] @ b[0])[None]
     if a.shape[2] == 1:
@@ -186,82 +184,79 @@ def is_pointwise(kh, kw, stride, pad):
     return kh == kw == 1 and stride == 1 and pad == 0
 
 
-def _columns(x, kh, kw, conv_param):
-    """im2col's columns (K, H' W' N) of x for the convolution (see :func:`is_pointwise`)."""
-    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
-        return as_rows(x)
-    return im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
-
-
-def _input_grad(dcols, x_shape, kh, kw, conv_param):
-    """dx from the columns' gradient: col2im's sum over the windows, or a view for a pointwise convolution."""
-    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
-        N, C, H, W = x_shape
-        return dcols.reshape(C, H, W, N).transpose(3, 0, 1, 2)
-    return col2im(dcols, x_shape, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
-
-
 def conv_forward_fast(x, w, b, conv_param):
     """Forward pass of a convolution as im2col followed by one matrix product.
 
     Same arguments and output as :func:`conv_forward_naive`:
     out = (w.reshape(F, K / g) @ cols + b) reshaped to (N, F, H', W'), group by group,
-    where cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None;
-    for a pointwise convolution cols is x seen as (C, H W N), see :func:`is_pointwise`).
+    where cols = im2col(x) has shape (K, H' W' N) with K = C kh kw (no "+ b" when b is None).
     The product's (F, H' W' N) rows are the output stored channel-major, so out is
     a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
-    Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, cols):
-    the columns are all that backward needs of x. A depthwise convolution (one filter
-    per channel, :func:`~tallynet.layers.depthwise.is_depthwise`) makes no columns: it
-    runs :func:`~tallynet.layers.depthwise.depthwise_forward`, and the cache's last
-    entry is its zero-padded input (C, Hp, Wp, N).
+    The columns are made and multiplied a band of output rows at a time
+    (:func:`~tallynet.layers.conv_bands.correlate_by_bands`) from the zero-padded input xp
+    (C, Hp, Wp, N), which is all that backward needs of x. Returns ``(out, cache)`` with
+    cache = (x.shape, w, b, conv_param, xp). Two convolutions differ:
+
+    - pointwise (:func:`is_pointwise`): cols is x seen as (C, H W N), one product, and the
+      cache's last entry is that view;
+    - depthwise (one filter per channel, :func:`~tallynet.layers.depthwise.is_depthwise`):
+      :func:`~tallynet.layers.depthwise.depthwise_forward`, tap by tap, caching xp too.
     """
     w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
     if is_depthwise(x.shape[1], F, groups):
         out, padded = depthwise_forward(x, w, b, conv_param, (out_h, out_w))
         return out, (x.shape, w, b, conv_param, padded)
-    cols = _columns(x, kh, kw, conv_param)
-    rows = _stacked_matmul(_blocks(w.reshape(F, -1), groups), _blocks(cols, groups)).reshape(F, -1)  # (F, H' W' N)
+    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
+        saved = as_rows(x)
+        rows = _stacked_matmul(blocks(w.reshape(F, -1), groups), blocks(saved, groups)).reshape(F, -1)
+    else:
+        pad = conv_param["pad"]
+        saved = padded_channels_first(x, pad, pad)
+        rows = correlate_by_bands(saved, w.reshape(F, -1), groups, kh, kw, conv_param["stride"],
+                                  conv_param["dilation"], np.empty((F, out_h, out_w, N), dtype=x.dtype))
+        rows = rows.reshape(F, -1)  # (F, H' W' N)
     if b is not None:
         elementwise(np.add, rows, rows, np.broadcast_to(b[:, None], rows.shape))
-    return rows.reshape(F, out_h, out_w, N).transpose(3, 0, 1, 2), (x.shape, w, b, conv_param, cols)
+    return rows.reshape(F, out_h, out_w, N).transpose(3, 0, 1, 2), (x.shape, w, b, conv_param, saved)
 
 
 def conv_backward_fast(dout, cache):
-    """Backward pass of :func:`conv_forward_fast`: two matrix products and col2im.
+    """Backward pass of :func:`conv_forward_fast`.
 
     - dout: upstream derivative of shape (N, F, H', W')
-    - cache: (x_shape, w, b, conv_param, cols) from :func:`conv_forward_fast`
+    - cache: (x_shape, w, b, conv_param, xp or the pointwise columns) from :func:`conv_forward_fast`
 
     With dout_rows = dout as (F, H' W' N) (columns in the order of cols; a free view
-    when dout is channel-major, a copy otherwise), group by group (one batched product):
-    dw = dout_rows @ cols.T (computed as (cols @ dout_rows.T).T), dcols = w.reshape(F, K / g).T
-    @ dout_rows, dx = col2im(dcols), db = sum of dout over N, H', W' (None when b is None). Returns ``(dx, dw, db)``
-    like :func:`conv_backward_naive`, dx channel-major. A depthwise convolution's dx and dw
-    come from :func:`~tallynet.layers.depthwise.depthwise_backward` instead.
+    when dout is channel-major, a copy otherwise), group by group:
+
+    - dw = dout_rows @ cols.T, summed band by band over columns made again from xp
+      (:func:`~tallynet.layers.conv_bands.weight_grad_by_bands`);
+    - dx: with stride 1 and 16 input channels or more per group, dout correlated with the
+      flipped filters, by bands (:func:`~tallynet.layers.conv_bands.input_grad_by_correlation`);
+      otherwise col2im(dcols), dcols = w.reshape(F, K / g).T @ dout_rows; pointwise, dcols is dx;
+    - db = sum of dout over N, H', W' (None when b is None).
+
+    Returns ``(dx, dw, db)`` like :func:`conv_backward_naive`, dx channel-major. A depthwise
+    convolution's dx and dw come from :func:`~tallynet.layers.depthwise.depthwise_backward`.
     """
-    x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
-    F, _, kh, kw = w.shape
-    groups = conv_param["groups"]
+    x_shape, w, b, conv_param, saved = check_cache("cache", cache, 5, "conv_forward_fast")
     dout_rows = _dout_rows(dout, cache)
-    if is_depthwise(x_shape[1], F, groups):  # cols is the padded input
-        return (*depthwise_backward(dout, cols, w, conv_param), _bias_grad(dout_rows, b))
-    dw = _weight_grad(dout_rows, cols, w, groups)
-    w_rows = _blocks(w.reshape(F, -1), groups)
-    dcols = _stacked_matmul(w_rows.transpose(0, 2, 1), _blocks(dout_rows, groups)).reshape(cols.shape)
-    dx = _input_grad(dcols.astype(cols.dtype, copy=False), x_shape, kh, kw, conv_param)
+    if is_depthwise(x_shape[1], w.shape[0], conv_param["groups"]):  # saved is the padded input
+        return (*depthwise_backward(dout, saved, w, conv_param), _bias_grad(dout_rows, b))
+    dw = _weight_grad(dout_rows, saved, w, conv_param, x_shape)
+    dx = _input_grad(dout_rows, w, conv_param, x_shape).astype(saved.dtype, copy=False)  # in x's dtype
     return dx, dw, _bias_grad(dout_rows, b)
 
 
 def conv_param_grads_fast(dout, cache):
-    """``(dw, db)`` of :func:`conv_backward_fast` without dx: no dcols product, no col2im."""
-    x_shape, w, b, conv_param, cols = check_cache("cache", cache, 5, "conv_forward_fast")
+    """``(dw, db)`` of :func:`conv_backward_fast` without dx."""
+    x_shape, w, b, conv_param, saved = check_cache("cache", cache, 5, "conv_forward_fast")
     dout_rows = _dout_rows(dout, cache)
     if is_depthwise(x_shape[1], w.shape[0], conv_param["groups"]):
-        return depthwise_param_grads(dout, cols, w, conv_param), _bias_grad(dout_rows, b)
-    return _weight_grad(dout_rows, cols, w, conv_param["groups"]), _bias_grad(dout_rows, b)
+        return depthwise_param_grads(dout, saved, w, conv_param), _bias_grad(dout_rows, b)
+    return _weight_grad(dout_rows, saved, w, conv_param, x_shape), _bias_grad(dout_rows, b)
 
 
 def _dout_rows(dout, cache):
@@ -271,12 +266,35 @@ def _dout_rows(dout, cache):
     return as_rows(dout)
 
 
-def _weight_grad(dout_rows, cols, w, groups):
-    # dw = dout_rows @ cols.T per group, computed as (cols @ dout_rows.T).T: the same products,
-    # but OpenBLAS runs this orientation of a small (F, K) result summed over a long M 10-30 %
-    # faster (measured, 2 cores)
-    dw_t = _stacked_matmul(_blocks(cols, groups), _blocks(dout_rows, groups).transpose(0, 2, 1))  # (g, K/g, F/g)
-    return np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(w.shape).astype(w.dtype, copy=False)
+def _weight_grad(dout_rows, saved, w, conv_param, x_shape):
+    """dW from the pointwise columns or, by bands, from the padded input."""
+    groups = conv_param["groups"]
+    if saved.ndim == 2:  # pointwise: the columns are x
+        # dw = dout_rows @ cols.T per group, computed as (cols @ dout_rows.T).T: the same products,
+        # but OpenBLAS runs this orientation of a small (F, K) result summed over a long M 10-30 %
+        # faster (measured, 2 cores)
+        dw_t = _stacked_matmul(blocks(saved, groups), blocks(dout_rows, groups).transpose(0, 2, 1))
+        dw = np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(w.shape)
+    else:
+        dw = weight_grad_by_bands(saved, dout_rows, w.shape, groups, conv_param["stride"], conv_param["dilation"],
+                                  _output_size(x_shape, w, conv_param))
+    return dw.astype(w.dtype, copy=False)
+
+
+def _input_grad(dout_rows, w, conv_param, x_shape):
+    """dx (see :func:`conv_backward_fast`)."""
+    N, C, H, W = x_shape
+    F, _, kh, kw = w.shape
+    groups, stride, pad, dilation = (conv_param[k] for k in ("groups", "stride", "pad", "dilation"))
+    out_hw = _output_size(x_shape, w, conv_param)
+    if not is_pointwise(kh, kw, stride, pad) and dx_by_correlation(kh, kw, conv_param, w.shape[1]):
+        return input_grad_by_correlation(dout_rows, w, groups, dilation, pad, x_shape, out_hw)
+    # dcols = w.T @ dout_rows per group: each column's gradient; col2im sums them onto dx
+    dcols = _stacked_matmul(blocks(w.reshape(F, -1), groups).transpose(0, 2, 1),
+                            blocks(dout_rows, groups)).reshape(-1, dout_rows.shape[1])
+    if is_pointwise(kh, kw, stride, pad):
+        return dcols.reshape(C, H, W, N).transpose(3, 0, 1, 2)
+    return col2im(dcols, x_shape, kh, kw, stride, pad, dilation)
 
 
 def _bias_grad(dout_rows, b):
@@ -328,14 +346,16 @@ class Conv2d(OneDNNTwin, Layer):
         r"$\frac{\partial \mathcal{L}}{\partial W}$ correlates the input with the upstream gradient (shape of $W$); "
         r"$\frac{\partial \mathcal{L}}{\partial b}$ sums it over $N, H_{out}, W_{out}$; "
         r"$\frac{\partial \mathcal{L}}{\partial x}$ is the full convolution of the upstream gradient with the "
-        r"filters (in tallynet: $W^T \cdot dout$ on the im2col columns, then col2im).")
+        r"filters (in tallynet, with stride 1: dout zero-padded and correlated with the flipped filters; "
+        r"otherwise $W^T \cdot dout$ on the im2col columns, then col2im).")
     # the rules as seed 001 states them; with g groups, C_in reads C_in / g (each output's dot
     # product spans its group's channels), as the walkthrough's Given lines say for such a layer
     rules = {"walkthrough": ("$2 C_{in} k_h k_w$ per output (bias not counted)",
                              "twice the forward: input and weight gradients"),
-             "exact": ("im2col GEMM (depthwise: one multiply-add pass per kernel tap): $C_{in} k_h k_w$ mul and "
-                       "$C_{in} k_h k_w - 1$ add per output, 1 bias add",
-                       "two GEMMs, col2im additions, the bias sum (depthwise: the same products, tap by tap)")}
+             "exact": ("im2col GEMM by bands of output rows (depthwise: one multiply-add pass per kernel tap): "
+                       "$C_{in} k_h k_w$ mul and $C_{in} k_h k_w - 1$ add per output, 1 bias add",
+                       "dW by bands; dx by the flipped filters (stride 1) or a GEMM and col2im additions; the bias "
+                       "sum (depthwise: the same products, tap by tap)")}
 
     def __init__(self, filters, kernel, stride=1, pad=0, bias=True, groups=1, dilation=1, name=None):
         super().__init__(name)
@@ -362,6 +382,13 @@ class Conv2d(OneDNNTwin, Layer):
     def depthwise(self, input_shape):
         """Whether the kernels run the depthwise path (one filter per channel, :func:`is_depthwise`)."""
         return is_depthwise(image_shape(self.kind, input_shape)[1], self.filters, self.groups)
+
+    def dx_by_correlation(self, input_shape):
+        """Whether the kernels compute dx as the padded dout correlated with the flipped filters
+        (:func:`~tallynet.layers.conv_bands.dx_by_correlation`; not for a pointwise convolution,
+        whose dcols is dx). A depthwise convolution runs its own kernels whatever this says."""
+        group_channels = image_shape(self.kind, input_shape)[1] // self.groups
+        return not self.pointwise and dx_by_correlation(self.kh, self.kw, self.conv_param, group_channels)
 
     @property
     def conv_param(self):
@@ -443,6 +470,17 @@ class Conv2d(OneDNNTwin, Layer):
             backward_input = [term(r"$W \cdot dout$ per kernel tap, multiplications", cols, (K, M), "mul"),
                               term("each product added into dx under its tap", cols, (K, M), "add")]
             return {"forward": forward, "backward_input": backward_input, "backward_params": backward_params}
+        if self.dx_by_correlation(input_shape):
+            # dout padded, correlated with the flipped filters: each dx element one dot product of
+            # (F/g) kh kw terms (tallynet.layers.conv_bands.input_grad_by_correlation)
+            dx, flipped = r"N \times C_{in} \times H_{in} \times W_{in}", cout + " k_h k_w"
+            H, W = image_shape(self.kind, input_shape)[2:]
+            backward_input = [
+                term(rf"$dx$ = dout correlated with the flipped filters, multiplications, ${flipped}$ per input",
+                     dx + rf" \times ({flipped})", (N, C, H, W, Fg * self.kh * self.kw), "mul"),
+                term(f"additions, ${flipped} - 1$ per input", dx + rf" \times ({flipped} - 1)",
+                     (N, C, H, W, Fg * self.kh * self.kw - 1), "add")]
+            return {"forward": forward, "backward_input": backward_input, "backward_params": backward_params}
         # dcols = w.T (K/g, F/g) @ dout_rows (F/g, M) per group: each entry a dot product of
         # length F/g; col2im adds each of the K M entries of dcols into dx
         backward_input = [
@@ -484,40 +522,52 @@ class Conv2d(OneDNNTwin, Layer):
         return N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
 
     def cache_bytes(self, input_shape, itemsize):
-        # the im2col columns (K, M), kept as backward's stand-in for x; a pointwise
-        # convolution's are a view of x, which activations are (channel-major); a depthwise
-        # one keeps its zero-padded input instead
-        if self.depthwise(input_shape):
-            return self._padded_elements(input_shape) * itemsize
-        _, K, M, _ = self._gemm_sizes(input_shape)
-        return 0 if self.pointwise else K * M * itemsize
+        # the zero-padded input, from which backward makes the columns again band by band (a
+        # depthwise convolution keeps it too); a pointwise convolution's columns are a view of
+        # x, which activations are (channel-major)
+        return 0 if self.pointwise else self._padded_elements(input_shape) * itemsize
+
+    def _band_elements(self, input_shape, channels, out_h, out_w):
+        """Elements of the band buffer of columns over ``channels`` on one thread (:func:`band_buffer_elements`)."""
+        return band_buffer_elements(channels * self.kh * self.kw, out_h, out_w, input_shape[0])
 
     def footprint(self, input_shape, itemsize):
+        # one thread's (the profiler measures on one): each further thread holds a band buffer
+        # and, for dW, a partial sum of its own
         F, K, M, g = self._gemm_sizes(input_shape)
-        weights = F * K // g
-        # im2col copies x into a padded channels-first buffer, col2im accumulates in one
-        # (with or without padding); dx is a view of it
+        N, C, H, W = image_shape(self.kind, input_shape)
+        out_h, out_w = self.output_shape(input_shape)[2:]
+        weights, bias = F * K // g, (F if self.bias else 0)
         padded = self._padded_elements(input_shape)
         if self.depthwise(input_shape):
             # forward: the padded input (the cache) beside the output and one tap's products;
             # backward: dx's padded buffer, one tap's products, dW and db
-            bias = F if self.bias else 0
             return Footprint(forward_peak=(padded + 2 * F * M) * itemsize,
                              backward_peak=(padded + F * M + weights + bias) * itemsize,
                              param_backward_peak=(weights + bias) * itemsize)
-        # forward: the padded input beside the columns while im2col runs, then the columns
-        # beside the GEMM result, which is the output (channel-major, no reorder)
-        forward = K * M + max(padded, F * M)
-        # backward: dout is channel-major, so (F, H' W' N) is a view of it; dW, dcols (K, M)
-        # and col2im's padded buffer; db
-        backward = weights + K * M + padded + (F if self.bias else 0)
         if self.pointwise:
             # forward: the output (the columns are x); backward: dW, dcols, which is dx, and db
-            return Footprint(forward_peak=F * M * itemsize, backward_peak=(weights + K * M + F * self.bias) * itemsize,
+            return Footprint(forward_peak=F * M * itemsize, backward_peak=(weights + K * M + bias) * itemsize,
                              keeps_input=True, param_backward_peak=2 * weights * itemsize)
-        # without dx: the (K/g, F/g) products beside their (F/g, K/g) copy, dW
-        return Footprint(forward_peak=forward * itemsize, backward_peak=backward * itemsize,
-                         param_backward_peak=2 * weights * itemsize)
+        band = self._band_elements(input_shape, C, out_h, out_w)
+        # forward: the padded input (the cache), the output (channel-major, no reorder) and a band
+        forward = padded + F * M + band
+        # dW (tallynet.layers.conv_bands.weight_grad_by_bands): the bands' buffer beside dW.T and,
+        # with more than one band, each band's product; then dW.T beside its transposed copy
+        several = band_rows(K, out_w, N) < out_h
+        weight_grad = max(band + weights * (1 + several), 2 * weights)
+        if self.dx_by_correlation(input_shape):
+            # dx: dout padded by d (k - 1) - pad, the flipped filters, dx and a band of the
+            # correlation's columns (over F channels), beside dW
+            reach_h, reach_w = (self.dilation * (k - 1) - self.pad for k in (self.kh, self.kw))
+            dout_padded = F * (out_h + 2 * reach_h) * (out_w + 2 * reach_w) * N
+            input_grad = weights + dout_padded + weights + C * H * W * N + self._band_elements(
+                input_shape, F, H, W)
+        else:
+            input_grad = weights + K * M + padded  # dcols and col2im's padded buffer, beside dW
+        return Footprint(forward_peak=forward * itemsize,
+                         backward_peak=(max(weight_grad, input_grad) + bias) * itemsize,
+                         param_backward_peak=(weight_grad + bias) * itemsize)
 
     @staticmethod
     def _torch_forward(x, y, w):

@@ -27,6 +27,7 @@ Every pass splits the channels over threads (:mod:`._threads`).
 import numpy as np
 
 from ._threads import split
+from .conv_bands import padded_channels_first
 from .im2col import offset_slices
 
 __all__ = ["is_depthwise", "depthwise_forward", "depthwise_backward", "depthwise_param_grads"]
@@ -52,13 +53,11 @@ def depthwise_forward(x, w, b, conv_param, out_hw):
 
     x (N, C, H, W), w (C, 1, kh, kw), b (C,) or None; conv_param normalised (stride, pad, dilation).
     """
-    N, C, H, W = x.shape
-    pad = conv_param["pad"]
-    xp = np.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
+    N, C = x.shape[:2]
+    xp = padded_channels_first(x, conv_param["pad"], conv_param["pad"])
     out = np.empty((C, *out_hw, N), dtype=x.dtype)
 
     def channels(part):
-        xp[part, pad:pad + H, pad:pad + W] = x[:, part].transpose(1, 2, 3, 0)
         o, product = out[part], None
         for i, j, rows, columns in _taps(w.shape, out_hw, conv_param):
             if product is None:  # the first tap starts the sum

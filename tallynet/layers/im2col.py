@@ -18,7 +18,9 @@ offset (i, j). With the samples innermost, a slice of rows of a stride-1 window
 is a run of W' N contiguous values, not W' (8 for the last block of seed 001's
 CNN), so NumPy's inner loops are long and the copies run at memory speed.
 col2im adds back in that same layout. Both split the channels over threads
-(:mod:`._threads`).
+(:mod:`._threads`). Convolutions make the same columns a band of output rows at a
+time and multiply each band while it is in cache (:mod:`.conv_bands`); pooling and
+transposed convolutions use the whole columns.
 
 Channel-major memory
 --------------------

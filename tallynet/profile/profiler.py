@@ -23,7 +23,9 @@ random data and reports:
   of a whole training step (forward, softmax loss, backward and an SGD update),
   measured: the NumPy bytes alive at the start (parameters, running averages,
   the batch and its labels) plus the largest growth ``tracemalloc`` saw, beside
-  the cost model's ``peak_bytes_estimate``;
+  the cost model's ``peak_bytes_estimate``; measured on one thread, as the model
+  describes (with more, each thread beyond the first holds its own band of a
+  convolution's columns and partial dW, :mod:`tallynet.layers.conv_bands`);
 - ``gemm_peak_gflops``: this machine's float32 matrix-multiply speed, the best
   of a few 1024 x 1024 by 1024 x 1024 products, against which the achieved
   GFLOP/s are read.
@@ -528,7 +530,8 @@ def profile(network, batch=None, steps=5, seed=0, dtype=None, gemm_peak=None, ch
         tracemalloc.start()
     try:
         cache_bytes, fwd_peak, bwd_peak = _measure_layers(model, X, y)
-        peaks, timeline = _measure_peaks(model, X, y)
+        with num_threads(1):  # the memory model's: each further thread holds a convolution's band and partial dW
+            peaks, timeline = _measure_peaks(model, X, y)
     finally:
         if not tracing:
             tracemalloc.stop()
