@@ -85,11 +85,15 @@ def let_idle_threads_sleep():
 
 
 # --- one BLAS thread per calling thread ----------------------------------------------
-# OpenBLAS 0.3.27 and later keep a thread count per calling thread beside the global one:
-# openblas_set_num_threads_local(n) sets the calling thread's and returns its previous
-# value. tallynet's banded convolutions (tallynet.layers.conv_bands) run one band's matrix
-# product per thread of their own, each on one BLAS thread, instead of one product at a
-# time split by OpenBLAS.
+# OpenBLAS 0.3.27 and later have openblas_set_num_threads_local(n), which sets the number of
+# threads for the products of the calling thread and returns the previous value. In NumPy's
+# OpenBLAS 0.3.31 (pthreads) it changes it for every thread (measured: a product on the main
+# thread ran 1.8x slower while another thread had set 1), so a caller that splits work over
+# threads sets it around the whole split and restores it once every part is done
+# (tallynet.layers._threads.split_products): restoring it from each part, in whatever order
+# the parts finish, could leave it at 1. tallynet's banded convolutions
+# (tallynet.layers.conv_bands) run their bands' matrix products on threads of their own, each
+# on one BLAS thread, instead of one product at a time split by OpenBLAS.
 _local_setter = []  # [the ctypes function, or None], looked up once
 
 

@@ -240,6 +240,7 @@ def test_convolutions_by_bands_equal_the_reference_loops(monkeypatch, x_shape, w
     # the padded input; the bands and threads only change how the sums are grouped
     from tallynet.layers import _threads, conv_bands
     monkeypatch.setattr(conv_bands, "BAND_ELEMENTS", band_elements)
+    monkeypatch.setattr(conv_bands, "MIN_BAND_COLUMNS", 0)  # by bands at these small sizes
     monkeypatch.setattr(_threads, "MIN_ELEMENTS", 0)  # split even these small arrays
     x, w, b = make_inputs(x_shape, w_shape, seed=3)
     x = x.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2)  # not channel-major

@@ -224,15 +224,10 @@ def test_exact_seed_cnn_small_batch():
     # Conv1: (2, 3, 32, 32) -> (2, 32, 32, 32); each output a dot product of 27 terms plus a bias.
     out = N * 32 * 32 * 32
     assert L["Conv1"].flops.forward == Ops(mul=out * 27, add=out * 26 + out)
-    # backward: dcols (27, 2048) = W.T (27, 32) @ dout (32, 2048), then col2im adds its 27 * 2048 entries
-    # (3 input channels: too few for dx as a correlation); dW (32, 27) = dout (32, 2048) @ cols.T (2048, 27);
-    # db sums 2048 values for each of 32 filters.
+    # backward: dcols (27, 2048) = W.T (27, 32) @ dout (32, 2048), then col2im adds its 27 * 2048 entries;
+    # dW (32, 27) = dout (32, 2048) @ cols.T (2048, 27); db sums 2048 values for each of 32 filters.
     cols = 27 * N * 32 * 32
     assert L["Conv1"].flops.backward_input == Ops(mul=cols * 32, add=cols * 31 + cols)
-    # Conv2 (2, 32, 16, 16) -> 64 filters: dx is dout, zero-padded, correlated with the flipped filters,
-    # each of the 2 * 32 * 16 * 16 inputs a dot product of 64 * 3 * 3 = 576 terms
-    inputs = N * 32 * 16 * 16
-    assert L["Conv2"].flops.backward_input == Ops(mul=inputs * 576, add=inputs * 575)
     assert L["Conv1"].flops.backward_params == Ops(mul=32 * 27 * 2048, add=32 * 27 * 2047 + 32 * 2047)
     # BatchNorm2 on (2, 64, 16, 16): n = 32,768 values, 64 channels of m = 512.
     n, C, m = N * 64 * 16 * 16, 64, N * 16 * 16
@@ -256,9 +251,9 @@ def test_exact_seed_cnn_small_batch():
     assert L["GAP"].flops.backward == Ops(div=N * 128)
     # FC: (2, 128) @ (128, 10) + b.
     assert L["FC"].flops.forward == Ops(mul=N * 10 * 128, add=N * 10 * 127 + N * 10)
-    # Caches: the padded input (the columns are made again by bands); max pooling on tiles keeps only its input and
+    # Caches: im2col columns (27 x 2048 values); max pooling on tiles keeps only its input and
     # output (nothing new); batchnorm x_hat + mean + inv_std.
-    assert L["Conv1"].cache_bytes == N * 3 * 34 * 34 * 4  # the zero-padded input, (C, H + 2, W + 2, N)
+    assert L["Conv1"].cache_bytes == 27 * 2048 * 4
     assert L["MaxPool1"].cache_bytes == 0
     assert L["BatchNorm2"].cache_bytes == (n + 2 * C) * 4
     assert L["ReLU1"].cache_bytes == L["GAP"].cache_bytes == L["FC"].cache_bytes == 0
@@ -453,3 +448,20 @@ def test_conventions_agree_on_macs():
     assert sum(l.forward_flops for l in wt.layers if l.type in ("conv", "affine")) == s_torch.totals()["forward_flops"]
     assert EXACT.flops(Conv2d(6, 5), (1, 1, 32, 32)).forward.mul == 117_600
     assert math.isclose(wt.totals()["backward_forward_ratio"], wt.totals()["backward_flops"] / wt.totals()["forward_flops"])
+
+
+def test_a_convolution_by_bands_counts_dx_as_a_correlation():
+    # resnet20's first stage at batch 128: columns of 144 x 131,072 entries, above MIN_BAND_COLUMNS,
+    # so the kernels run by bands, and with 16 channels at stride 1 dx is dout, zero-padded,
+    # correlated with the flipped filters: each of the N C H W inputs a dot product of F 3 3 terms
+    N, C, H, W, F = 128, 16, 32, 32, 16
+    flops = Conv2d(F, 3, pad=1, bias=False).exact_flops((N, C, H, W))
+    inputs, terms = N * C * H * W, F * 9
+    assert flops.backward_input == Ops(mul=inputs * terms, add=inputs * (terms - 1))
+    # the same products as ever for the output and dW: 144 per output, 131,072 per weight
+    assert flops.forward == Ops(mul=N * F * H * W * 144, add=N * F * H * W * 143)
+    assert flops.backward_params == Ops(mul=F * 144 * N * H * W, add=F * 144 * (N * H * W - 1))
+    # 8 channels: too few rows for the correlation's product, dcols and col2im (seed 000's count)
+    small = Conv2d(F, 3, pad=1, bias=False).exact_flops((N, 8, H, W))
+    cols = 8 * 9 * N * H * W
+    assert small.backward_input == Ops(mul=cols * F, add=cols * (F - 1) + cols)

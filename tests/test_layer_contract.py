@@ -35,6 +35,7 @@ from tallynet.layers import (LAYER_TYPES, AdaptiveAvgPool2d, Add, Affine, AvgPoo
                              conv_transpose_forward_naive,
                              conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive)
 from tallynet.layers.base import REGISTRY, Footprint, Saved
+from tallynet.layers import conv_bands
 from tallynet.layers.conv import OneDNNTwin
 from tallynet.models import Sequential
 from tallynet.models.spec import parse_layer
@@ -80,10 +81,13 @@ CASES = [
     ("conv-dilation2", lambda: Conv2d(3, 3, pad=2, dilation=2), (2, 2, 7, 6)),
     ("conv-dilation-nonsquare-stride2", lambda: Conv2d(2, (2, 3), stride=2, dilation=2), (1, 3, 8, 9)),
     ("conv-groups-dilation-batch1", lambda: Conv2d(4, 3, stride=2, pad=1, groups=4, dilation=3), (1, 4, 9, 8)),
-    # 16 channels or more per group at stride 1: dx is dout correlated with the flipped filters
-    ("conv-dx-by-correlation", lambda: Conv2d(3, 3, pad=1), (2, 16, 5, 6)),
-    ("conv-dx-by-correlation-5x5-no-pad", lambda: Conv2d(2, 5, bias=False), (1, 16, 7, 6)),
-    ("conv-dx-by-correlation-groups2-dilation2", lambda: Conv2d(4, 3, pad=2, groups=2, dilation=2), (1, 32, 6, 5)),
+    # by bands (see _by_bands_at_small_sizes), with 16 channels or more per group at stride 1 dx
+    # is dout correlated with the flipped filters; otherwise dcols and col2im
+    ("conv-by-bands-dx-by-correlation", lambda: Conv2d(3, 3, pad=1), (2, 16, 5, 6)),
+    ("conv-by-bands-dx-by-correlation-5x5-no-pad", lambda: Conv2d(2, 5, bias=False), (1, 16, 7, 6)),
+    ("conv-by-bands-dx-by-correlation-groups2-dilation2", lambda: Conv2d(4, 3, pad=2, groups=2, dilation=2),
+     (1, 32, 6, 5)),
+    ("conv-by-bands-stride2-groups2", lambda: Conv2d(4, 3, stride=2, pad=1, groups=2), (2, 4, 7, 6)),
     ("conv_transpose-stride2", lambda: ConvTranspose2d(3, 2, stride=2), (2, 4, 3, 4)),  # tiles the output
     ("conv_transpose-overlap-pad1", lambda: ConvTranspose2d(4, 3, stride=2, pad=1), (2, 3, 4, 3)),
     ("conv_transpose-nonsquare-no-bias", lambda: ConvTranspose2d(2, (3, 2), bias=False), (2, 2, 4, 5)),
@@ -159,6 +163,15 @@ CASES = [
     ("channel_slice-features", lambda: ChannelSlice(1, 4), (3, 6)),
 ]
 IDS = [c[0] for c in CASES]
+
+
+@pytest.fixture(autouse=True)
+def _by_bands_at_small_sizes(request, monkeypatch):
+    """Cases named conv-by-bands run the banded convolution kernels at their small shapes (by
+    default only columns of MIN_BAND_COLUMNS entries or more do), the cost model with them."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and str(callspec.params.get("label", "")).startswith("conv-by-bands"):
+        monkeypatch.setattr(conv_bands, "MIN_BAND_COLUMNS", 0)
 
 
 def _conv_naive(layer, x, params, dout):

@@ -158,13 +158,14 @@ def split_products(fn, length, elements, *arrays):
     multiplies), many times that of ``arrays``.
 
     With several parts, each part's products run on its own thread with one BLAS thread
-    (:func:`tallynet._openblas.run_on_one_blas_thread`): two threads each running
-    their own products, on data still in their core's cache, beat BLAS splitting every
-    product in two (convolutions by bands, :mod:`.conv_bands`: 2x, measured on 2 cores).
-    Where the BLAS cannot be limited per thread, one part runs on the calling thread and
-    BLAS keeps its own threads.
+    (:func:`tallynet._openblas.run_on_one_blas_thread`, set by the calling thread around
+    the whole split, and by each part for itself where the setting is per thread): two
+    threads each running their own products, on data still in their core's cache, beat
+    BLAS splitting every product in two (convolutions by bands, :mod:`.conv_bands`: 2x,
+    measured on 2 cores). Where the BLAS cannot be limited, one part runs on the calling
+    thread and BLAS keeps its own threads.
     """
     slices = _parts(length, arrays, elements) if can_run_one_thread_here() else [slice(0, length)]
     if len(slices) == 1:
         return [fn(slices[0])]
-    return _run(lambda part: run_on_one_blas_thread(fn, part), slices)
+    return run_on_one_blas_thread(_run, lambda part: run_on_one_blas_thread(fn, part), slices)

@@ -33,9 +33,9 @@ from ._text import fmt_kernel, n as _n, window_dims, window_given
 from ._threads import elementwise
 from .base import Footprint, Layer, Saved, he_or_scaled_normal
 from .depthwise import depthwise_backward, depthwise_forward, depthwise_param_grads, is_depthwise
-from .conv_bands import (band_buffer_elements, band_rows, blocks, correlate_by_bands, dx_by_correlation,
+from .conv_bands import (band_buffer_elements, band_rows, blocks, by_bands, correlate_by_bands, dx_by_correlation,
                          input_grad_by_correlation, padded_channels_first, weight_grad_by_bands)
-from .im2col import (as_rows, col2im, dilated, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
+from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
                      window_param)
 
 __all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
@@ -184,6 +184,13 @@ def is_pointwise(kh, kw, stride, pad):
     return kh == kw == 1 and stride == 1 and pad == 0
 
 
+def _columns(x, kh, kw, conv_param):
+    """im2col's columns (K, H' W' N) of x, whole (see :func:`is_pointwise`)."""
+    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
+        return as_rows(x)
+    return im2col(x, kh, kw, conv_param["stride"], conv_param["pad"], conv_param["dilation"])
+
+
 def conv_forward_fast(x, w, b, conv_param):
     """Forward pass of a convolution as im2col followed by one matrix product.
 
@@ -193,23 +200,26 @@ def conv_forward_fast(x, w, b, conv_param):
     The product's (F, H' W' N) rows are the output stored channel-major, so out is
     a transposed view of them, not a copy (see :mod:`tallynet.layers.im2col`).
 
-    The columns are made and multiplied a band of output rows at a time
-    (:func:`~tallynet.layers.conv_bands.correlate_by_bands`) from the zero-padded input xp
-    (C, Hp, Wp, N), which is all that backward needs of x. Returns ``(out, cache)`` with
-    cache = (x.shape, w, b, conv_param, xp). Two convolutions differ:
+    Returns ``(out, cache)`` with cache = (x.shape, w, b, conv_param, saved), where saved is
+    all that backward needs of x:
 
-    - pointwise (:func:`is_pointwise`): cols is x seen as (C, H W N), one product, and the
-      cache's last entry is that view;
-    - depthwise (one filter per channel, :func:`~tallynet.layers.depthwise.is_depthwise`):
-      :func:`~tallynet.layers.depthwise.depthwise_forward`, tap by tap, caching xp too.
+    - columns of :data:`~tallynet.layers.conv_bands.MIN_BAND_COLUMNS` entries or more are made
+      and multiplied a band of output rows at a time
+      (:func:`~tallynet.layers.conv_bands.correlate_by_bands`) from the zero-padded input xp
+      (C, Hp, Wp, N), and saved is xp;
+    - smaller ones are made whole, one product, and saved are the columns; for a pointwise
+      convolution (:func:`is_pointwise`) they are x seen as (C, H W N), a view;
+    - a depthwise convolution (one filter per channel, :func:`~tallynet.layers.depthwise.is_depthwise`)
+      runs :func:`~tallynet.layers.depthwise.depthwise_forward`, tap by tap, saving xp.
     """
     w, b, conv_param, out_h, out_w = _check_conv_args(x, w, b, conv_param)
     N, (F, _, kh, kw), groups = x.shape[0], w.shape, conv_param["groups"]
     if is_depthwise(x.shape[1], F, groups):
         out, padded = depthwise_forward(x, w, b, conv_param, (out_h, out_w))
         return out, (x.shape, w, b, conv_param, padded)
-    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
-        saved = as_rows(x)
+    K, M = x.shape[1] * kh * kw, N * out_h * out_w
+    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]) or not by_bands(K, M):
+        saved = _columns(x, kh, kw, conv_param)
         rows = _stacked_matmul(blocks(w.reshape(F, -1), groups), blocks(saved, groups)).reshape(F, -1)
     else:
         pad = conv_param["pad"]
@@ -231,10 +241,10 @@ def conv_backward_fast(dout, cache):
     With dout_rows = dout as (F, H' W' N) (columns in the order of cols; a free view
     when dout is channel-major, a copy otherwise), group by group:
 
-    - dw = dout_rows @ cols.T, summed band by band over columns made again from xp
+    - dw = dout_rows @ cols.T: by bands, summed band by band over columns made again from xp
       (:func:`~tallynet.layers.conv_bands.weight_grad_by_bands`);
-    - dx: with stride 1 and 16 input channels or more per group, dout correlated with the
-      flipped filters, by bands (:func:`~tallynet.layers.conv_bands.input_grad_by_correlation`);
+    - dx: by bands, with stride 1 and 16 input channels or more per group, dout correlated with
+      the flipped filters (:func:`~tallynet.layers.conv_bands.input_grad_by_correlation`);
       otherwise col2im(dcols), dcols = w.reshape(F, K / g).T @ dout_rows; pointwise, dcols is dx;
     - db = sum of dout over N, H', W' (None when b is None).
 
@@ -246,7 +256,7 @@ def conv_backward_fast(dout, cache):
     if is_depthwise(x_shape[1], w.shape[0], conv_param["groups"]):  # saved is the padded input
         return (*depthwise_backward(dout, saved, w, conv_param), _bias_grad(dout_rows, b))
     dw = _weight_grad(dout_rows, saved, w, conv_param, x_shape)
-    dx = _input_grad(dout_rows, w, conv_param, x_shape).astype(saved.dtype, copy=False)  # in x's dtype
+    dx = _input_grad(dout_rows, w, conv_param, x_shape, saved.ndim == 4).astype(saved.dtype, copy=False)
     return dx, dw, _bias_grad(dout_rows, b)
 
 
@@ -267,9 +277,9 @@ def _dout_rows(dout, cache):
 
 
 def _weight_grad(dout_rows, saved, w, conv_param, x_shape):
-    """dW from the pointwise columns or, by bands, from the padded input."""
+    """dW from the whole columns (a pointwise convolution's are x) or, by bands, from the padded input."""
     groups = conv_param["groups"]
-    if saved.ndim == 2:  # pointwise: the columns are x
+    if saved.ndim == 2:  # the columns
         # dw = dout_rows @ cols.T per group, computed as (cols @ dout_rows.T).T: the same products,
         # but OpenBLAS runs this orientation of a small (F, K) result summed over a long M 10-30 %
         # faster (measured, 2 cores)
@@ -281,13 +291,13 @@ def _weight_grad(dout_rows, saved, w, conv_param, x_shape):
     return dw.astype(w.dtype, copy=False)
 
 
-def _input_grad(dout_rows, w, conv_param, x_shape):
+def _input_grad(dout_rows, w, conv_param, x_shape, banded):
     """dx (see :func:`conv_backward_fast`)."""
     N, C, H, W = x_shape
     F, _, kh, kw = w.shape
     groups, stride, pad, dilation = (conv_param[k] for k in ("groups", "stride", "pad", "dilation"))
     out_hw = _output_size(x_shape, w, conv_param)
-    if not is_pointwise(kh, kw, stride, pad) and dx_by_correlation(kh, kw, conv_param, w.shape[1]):
+    if banded and dx_by_correlation(kh, kw, conv_param, w.shape[1]):
         return input_grad_by_correlation(dout_rows, w, groups, dilation, pad, x_shape, out_hw)
     # dcols = w.T @ dout_rows per group: each column's gradient; col2im sums them onto dx
     dcols = _stacked_matmul(blocks(w.reshape(F, -1), groups).transpose(0, 2, 1),
@@ -383,12 +393,17 @@ class Conv2d(OneDNNTwin, Layer):
         """Whether the kernels run the depthwise path (one filter per channel, :func:`is_depthwise`)."""
         return is_depthwise(image_shape(self.kind, input_shape)[1], self.filters, self.groups)
 
+    def by_bands(self, input_shape):
+        """Whether the kernels make the im2col columns by bands (:func:`~tallynet.layers.conv_bands.by_bands`;
+        a pointwise convolution's columns are x, a depthwise one makes none)."""
+        _, K, M, _ = self._gemm_sizes(input_shape)
+        return not (self.pointwise or self.depthwise(input_shape)) and by_bands(K, M)
+
     def dx_by_correlation(self, input_shape):
         """Whether the kernels compute dx as the padded dout correlated with the flipped filters
-        (:func:`~tallynet.layers.conv_bands.dx_by_correlation`; not for a pointwise convolution,
-        whose dcols is dx). A depthwise convolution runs its own kernels whatever this says."""
+        (by bands, :func:`~tallynet.layers.conv_bands.dx_by_correlation`)."""
         group_channels = image_shape(self.kind, input_shape)[1] // self.groups
-        return not self.pointwise and dx_by_correlation(self.kh, self.kw, self.conv_param, group_channels)
+        return self.by_bands(input_shape) and dx_by_correlation(self.kh, self.kw, self.conv_param, group_channels)
 
     @property
     def conv_param(self):
@@ -522,10 +537,14 @@ class Conv2d(OneDNNTwin, Layer):
         return N * C * (H + 2 * self.pad) * (W + 2 * self.pad)
 
     def cache_bytes(self, input_shape, itemsize):
-        # the zero-padded input, from which backward makes the columns again band by band (a
-        # depthwise convolution keeps it too); a pointwise convolution's columns are a view of
-        # x, which activations are (channel-major)
-        return 0 if self.pointwise else self._padded_elements(input_shape) * itemsize
+        # by bands, the zero-padded input, from which backward makes the columns again (a
+        # depthwise convolution keeps it too); otherwise the whole im2col columns (K, M), kept as
+        # backward's stand-in for x; a pointwise convolution's are a view of x, which activations
+        # are (channel-major)
+        if self.by_bands(input_shape) or self.depthwise(input_shape):
+            return self._padded_elements(input_shape) * itemsize
+        _, K, M, _ = self._gemm_sizes(input_shape)
+        return 0 if self.pointwise else K * M * itemsize
 
     def _band_elements(self, input_shape, channels, out_h, out_w):
         """Elements of the band buffer of columns over ``channels`` on one thread (:func:`band_buffer_elements`)."""
@@ -549,6 +568,13 @@ class Conv2d(OneDNNTwin, Layer):
             # forward: the output (the columns are x); backward: dW, dcols, which is dx, and db
             return Footprint(forward_peak=F * M * itemsize, backward_peak=(weights + K * M + bias) * itemsize,
                              keeps_input=True, param_backward_peak=2 * weights * itemsize)
+        if not self.by_bands(input_shape):
+            # forward: the padded input beside the whole columns while im2col runs, then the columns
+            # beside the GEMM result, which is the output (channel-major, no reorder); backward: dW,
+            # dcols (K, M) and col2im's padded buffer, db; without dx, dW.T beside its copy
+            return Footprint(forward_peak=(K * M + max(padded, F * M)) * itemsize,
+                             backward_peak=(weights + K * M + padded + bias) * itemsize,
+                             param_backward_peak=2 * weights * itemsize)
         band = self._band_elements(input_shape, C, out_h, out_w)
         # forward: the padded input (the cache), the output (channel-major, no reorder) and a band
         forward = padded + F * M + band

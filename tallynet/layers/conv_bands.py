@@ -18,6 +18,11 @@ Measured on 2 cores (AMD EPYC, AVX2), batch 128, 3x3 kernels, against im2col and
 GEMM: the forward at 16 channels of 32x32 29 -> 14 ms, at 64 of 8x8 14 -> 7 ms; dW
 16 -> 14 and 10 -> 7 ms; dx 23 -> 15 and 14 -> 7 ms.
 
+Only columns of :data:`MIN_BAND_COLUMNS` entries or more are made by bands: smaller ones fit
+in the last-level cache whole, where one product over them, kept for dW, and col2im for dx are
+as fast or faster (seed-cnn at batch 32, alternated in fresh processes: a step of 27.6 ms with
+the whole columns, 28.7 with bands for forward and dW only, 30.9 with dx by correlation too).
+
 The cache keeps the padded input xp (C, Hp, Wp, N), 1 / (kh kw) of the columns, and
 the backward makes each band's columns again from it. Bands split the products'
 contracted length M = N H' W' for dW: a band's product adds its own M_b - 1 terms and
@@ -32,11 +37,21 @@ import numpy as np
 from ._threads import split, split_products
 from .im2col import offset_slices
 
-__all__ = ["BAND_ELEMENTS", "blocks", "band_rows", "band_buffer_elements", "padded_channels_first",
+__all__ = ["BAND_ELEMENTS", "MIN_BAND_COLUMNS", "by_bands", "blocks", "band_rows", "band_buffer_elements", "padded_channels_first",
            "correlate_by_bands", "weight_grad_by_bands", "dx_by_correlation", "input_grad_by_correlation"]
 
 #: the elements of a band's columns (2 MiB of float32): a few of them fit beside the output rows in a core's cache
 BAND_ELEMENTS = 1 << 19
+
+
+#: the fewest im2col column entries (K M, 16 MB of float32) for which a convolution runs by
+#: bands (seed-cnn's largest at batch 32 have 2.4 M; resnet20's smallest at batch 128, 4.7 M)
+MIN_BAND_COLUMNS = 1 << 22
+
+
+def by_bands(K, M):
+    """Whether a convolution with im2col columns (K, M) runs by bands (see :data:`MIN_BAND_COLUMNS`)."""
+    return K * M >= MIN_BAND_COLUMNS
 
 
 def blocks(a, groups):
