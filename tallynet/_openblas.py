@@ -32,6 +32,7 @@ OpenBLAS is not touched.
 """
 
 import ctypes
+import functools
 import os
 import sys
 
@@ -94,18 +95,14 @@ def let_idle_threads_sleep():
 # the parts finish, could leave it at 1. tallynet's banded convolutions
 # (tallynet.layers.conv_bands) run their bands' matrix products on threads of their own, each
 # on one BLAS thread, instead of one product at a time split by OpenBLAS.
-_local_setter = []  # [the ctypes function, or None], looked up once
-
-
+@functools.cache  # looked up once
 def _thread_count_setter():
     """OpenBLAS's ``openblas_set_num_threads_local``, or None (another BLAS, an older OpenBLAS)."""
-    if not _local_setter:
-        lib = _loaded_openblas()
-        setter = getattr(lib, "openblas_set_num_threads_local", None) if lib is not None else None
-        if setter is not None:
-            setter.argtypes, setter.restype = (ctypes.c_int,), ctypes.c_int
-        _local_setter.append(setter)
-    return _local_setter[0]
+    lib = _loaded_openblas()
+    setter = getattr(lib, "openblas_set_num_threads_local", None) if lib is not None else None
+    if setter is not None:
+        setter.argtypes, setter.restype = (ctypes.c_int,), ctypes.c_int
+    return setter
 
 
 def can_run_one_thread_here():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tallynet.layers.conv import (Conv2d, conv_backward_fast, conv_backward_naive, conv_forward_fast,
-                                  conv_forward_naive)
+                                  conv_forward_naive, conv_param_grads_fast)
 
 IMPLS = {"naive": (conv_forward_naive, conv_backward_naive), "fast": (conv_forward_fast, conv_backward_fast)}
 
@@ -255,7 +255,6 @@ def test_convolutions_by_bands_equal_the_reference_loops(monkeypatch, x_shape, w
         grads = conv_backward_fast(dout, cache)
         for fast, slow in zip(grads, conv_backward_naive(dout, reference_cache)):
             np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
-        from tallynet.layers.conv import conv_param_grads_fast
         for alone, together in zip(conv_param_grads_fast(dout, cache), grads[1:]):
             np.testing.assert_array_equal(alone, together)
     out32, _ = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), conv_param)

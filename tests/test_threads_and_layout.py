@@ -11,7 +11,7 @@ import pytest
 
 import tallynet
 from conftest import to_channel_major
-from tallynet.layers import _threads
+from tallynet.layers import _threads, conv_bands
 from tallynet.layers.activations import relu_backward, relu_forward
 from tallynet.layers.conv import conv_backward_fast, conv_forward_fast
 from tallynet.layers.im2col import channel_major, col2im, im2col
@@ -194,7 +194,9 @@ def test_without_a_per_thread_blas_setting_the_bands_run_on_the_calling_thread(t
     x[...] = rng.standard_normal(x.shape)
     w, dout = rng.standard_normal((8, 16, 3, 3)), rng.standard_normal((4, 8, 6, 6))
     threads(2)
+    monkeypatch.setattr(conv_bands, "MIN_BAND_COLUMNS", 0)  # by bands at this small size
     out, cache = conv_forward_fast(x, w, None, {"stride": 1, "pad": 1})
+    assert cache[4].ndim == 4  # the padded input: it ran by bands
     split_run = (out, *conv_backward_fast(dout, cache)[:2])
     monkeypatch.setattr(_threads, "can_run_one_thread_here", lambda: False)
     monkeypatch.setattr(_threads, "run_on_one_blas_thread", lambda *args: pytest.fail("a part left the caller"))

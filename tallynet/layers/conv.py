@@ -35,8 +35,8 @@ from .base import Footprint, Layer, Saved, he_or_scaled_normal
 from .depthwise import depthwise_backward, depthwise_forward, depthwise_param_grads, is_depthwise
 from .conv_bands import (band_buffer_elements, band_rows, blocks, by_bands, correlate_by_bands, dx_by_correlation,
                          input_grad_by_correlation, padded_channels_first, weight_grad_by_bands)
-from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw, window_at,
-                     window_param)
+from .im2col import (as_rows, col2im, dilated, im2col, image_shape, kernel_pair, kernel_spec, output_hw, pad_hw,
+                     window_at, window_param)
 
 __all__ = ["Conv2d", "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
            "conv_param_grads_fast"]
@@ -184,6 +184,14 @@ def is_pointwise(kh, kw, stride, pad):
     return kh == kw == 1 and stride == 1 and pad == 0
 
 
+def _runs_by_bands(C, F, kh, kw, M, conv_param):
+    """Whether the fast kernels make the im2col columns (C kh kw, M) by bands: a convolution neither
+    pointwise (its columns are x) nor depthwise (it makes none), with columns of
+    :data:`~tallynet.layers.conv_bands.MIN_BAND_COLUMNS` entries or more (:func:`by_bands`)."""
+    return not (is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"])
+                or is_depthwise(C, F, conv_param["groups"])) and by_bands(C * kh * kw, M)
+
+
 def _columns(x, kh, kw, conv_param):
     """im2col's columns (K, H' W' N) of x, whole (see :func:`is_pointwise`)."""
     if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]):
@@ -217,16 +225,15 @@ def conv_forward_fast(x, w, b, conv_param):
     if is_depthwise(x.shape[1], F, groups):
         out, padded = depthwise_forward(x, w, b, conv_param, (out_h, out_w))
         return out, (x.shape, w, b, conv_param, padded)
-    K, M = x.shape[1] * kh * kw, N * out_h * out_w
-    if is_pointwise(kh, kw, conv_param["stride"], conv_param["pad"]) or not by_bands(K, M):
-        saved = _columns(x, kh, kw, conv_param)
-        rows = _stacked_matmul(blocks(w.reshape(F, -1), groups), blocks(saved, groups)).reshape(F, -1)
-    else:
+    if _runs_by_bands(x.shape[1], F, kh, kw, N * out_h * out_w, conv_param):
         pad = conv_param["pad"]
         saved = padded_channels_first(x, pad, pad)
         rows = correlate_by_bands(saved, w.reshape(F, -1), groups, kh, kw, conv_param["stride"],
                                   conv_param["dilation"], np.empty((F, out_h, out_w, N), dtype=x.dtype))
         rows = rows.reshape(F, -1)  # (F, H' W' N)
+    else:
+        saved = _columns(x, kh, kw, conv_param)
+        rows = _stacked_matmul(blocks(w.reshape(F, -1), groups), blocks(saved, groups)).reshape(F, -1)
     if b is not None:
         elementwise(np.add, rows, rows, np.broadcast_to(b[:, None], rows.shape))
     return rows.reshape(F, out_h, out_w, N).transpose(3, 0, 1, 2), (x.shape, w, b, conv_param, saved)
@@ -394,10 +401,10 @@ class Conv2d(OneDNNTwin, Layer):
         return is_depthwise(image_shape(self.kind, input_shape)[1], self.filters, self.groups)
 
     def by_bands(self, input_shape):
-        """Whether the kernels make the im2col columns by bands (:func:`~tallynet.layers.conv_bands.by_bands`;
-        a pointwise convolution's columns are x, a depthwise one makes none)."""
-        _, K, M, _ = self._gemm_sizes(input_shape)
-        return not (self.pointwise or self.depthwise(input_shape)) and by_bands(K, M)
+        """Whether the kernels make the im2col columns by bands (:func:`_runs_by_bands`)."""
+        _, _, M, _ = self._gemm_sizes(input_shape)
+        C = image_shape(self.kind, input_shape)[1]
+        return _runs_by_bands(C, self.filters, self.kh, self.kw, M, self.conv_param)
 
     def dx_by_correlation(self, input_shape):
         """Whether the kernels compute dx as the padded dout correlated with the flipped filters

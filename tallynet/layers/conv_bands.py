@@ -37,8 +37,9 @@ import numpy as np
 from ._threads import split, split_products
 from .im2col import offset_slices
 
-__all__ = ["BAND_ELEMENTS", "MIN_BAND_COLUMNS", "by_bands", "blocks", "band_rows", "band_buffer_elements", "padded_channels_first",
-           "correlate_by_bands", "weight_grad_by_bands", "dx_by_correlation", "input_grad_by_correlation"]
+__all__ = ["BAND_ELEMENTS", "MIN_BAND_COLUMNS", "by_bands", "blocks", "band_rows", "band_buffer_elements",
+           "padded_channels_first", "correlate_by_bands", "weight_grad_by_bands", "dx_by_correlation",
+           "input_grad_by_correlation"]
 
 #: the elements of a band's columns (2 MiB of float32): a few of them fit beside the output rows in a core's cache
 BAND_ELEMENTS = 1 << 19
